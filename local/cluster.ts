@@ -1,0 +1,149 @@
+// A PostgreSQL cluster in a folder of ours, run as the `postgres` OS user when we are root
+// (initdb and postgres refuse root), configured the way Supabase's image is where it matters:
+// pg_cron preloaded and pointed at the `postgres` database.
+import { LOCAL_DB_PASSWORD } from './keys.ts'
+import { isRoot, mustRun, run } from './proc.ts'
+
+export interface ClusterOptions {
+  /** Folder holding data/ and postgres.log; created and handed to the postgres user. */
+  baseDir: string
+  port: number
+  binDir: string
+  /**
+   * Throwaway test clusters turn fsync off: nothing in them must survive a crash, and the
+   * test suite runs several times faster. Dev and bench clusters keep PostgreSQL's defaults.
+   */
+  durable: boolean
+}
+
+const OS_USER = 'postgres'
+
+export class Cluster {
+  readonly dataDir: string
+  readonly logFile: string
+  constructor(readonly opts: ClusterOptions) {
+    this.dataDir = `${opts.baseDir}/data`
+    this.logFile = `${opts.baseDir}/postgres.log`
+  }
+
+  /** Superuser connection string, as SUPABASE_DB_URL is locally. */
+  url(user = 'postgres', password = LOCAL_DB_PASSWORD): string {
+    return `postgresql://${user}:${password}@127.0.0.1:${this.opts.port}/postgres`
+  }
+
+  get port(): number {
+    return this.opts.port
+  }
+
+  private bin(name: string): string {
+    return `${this.opts.binDir}/${name}`
+  }
+
+  async isInitialized(): Promise<boolean> {
+    try {
+      await Deno.stat(`${this.dataDir}/PG_VERSION`)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  async isAccepting(): Promise<boolean> {
+    const res = await run([this.bin('pg_isready'), '-q', '-h', '127.0.0.1', '-p', `${this.port}`])
+    return res.code === 0
+  }
+
+  async init(): Promise<void> {
+    if (await this.isInitialized()) return
+    await Deno.mkdir(this.dataDir, { recursive: true })
+    const pwfile = `${this.opts.baseDir}/.pwfile`
+    await Deno.writeTextFile(pwfile, LOCAL_DB_PASSWORD + '\n')
+    await this.handToOsUser()
+    await mustRun([
+      this.bin('initdb'),
+      '-D',
+      this.dataDir,
+      '-U',
+      'postgres',
+      '--pwfile',
+      pwfile,
+      '-E',
+      'UTF8',
+      '--no-locale',
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+    ], { asUser: OS_USER })
+    await Deno.remove(pwfile)
+    const conf = `${this.dataDir}/postgresql.conf`
+    await Deno.writeTextFile(conf, "\ninclude = 'edge_kernel.conf'\n", { append: true })
+  }
+
+  private async writeSettings(): Promise<void> {
+    const lines = [
+      `# Written by local/cluster.ts on every start; edit there, not here.`,
+      `listen_addresses = '127.0.0.1'`,
+      `port = ${this.port}`,
+      // Sockets in our own folder: /var/run/postgresql may not exist or be writable.
+      `unix_socket_directories = '${this.dataDir}'`,
+      `shared_preload_libraries = 'pg_cron'`,
+      `cron.database_name = 'postgres'`,
+      // Background workers instead of libpq connections: pg_cron then needs no password.
+      `cron.use_background_workers = on`,
+      `max_worker_processes = 32`,
+      `max_connections = 200`,
+      `timezone = 'UTC'`,
+      `log_timezone = 'UTC'`,
+      `log_min_messages = warning`,
+    ]
+    if (!this.opts.durable) {
+      lines.push(`fsync = off`, `synchronous_commit = off`, `full_page_writes = off`)
+    }
+    await Deno.writeTextFile(`${this.dataDir}/edge_kernel.conf`, lines.join('\n') + '\n')
+    await this.handToOsUser()
+  }
+
+  /** Starts the server, or reuses one already accepting connections on the port. */
+  async start(): Promise<'started' | 'reused'> {
+    if (await this.isAccepting()) return 'reused'
+    await this.init()
+    await this.writeSettings()
+    const res = await run([
+      this.bin('pg_ctl'),
+      '-D',
+      this.dataDir,
+      '-l',
+      this.logFile,
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ], { asUser: OS_USER })
+    if (res.code !== 0) {
+      let log = ''
+      try {
+        log = (await Deno.readTextFile(this.logFile)).split('\n').slice(-20).join('\n')
+      } catch { /* no log yet */ }
+      throw new Error(`postgres failed to start on port ${this.port}:\n${res.stderr}\n${log}`)
+    }
+    return 'started'
+  }
+
+  async stop(): Promise<void> {
+    if (!(await this.isInitialized())) return
+    await run([this.bin('pg_ctl'), '-D', this.dataDir, '-m', 'fast', '-w', 'stop'], {
+      asUser: OS_USER,
+    })
+  }
+
+  /** Stops the server and deletes its data: the next start is a fresh initdb. */
+  async destroy(): Promise<void> {
+    await this.stop()
+    await Deno.remove(this.opts.baseDir, { recursive: true }).catch(() => {})
+  }
+
+  private async handToOsUser(): Promise<void> {
+    if (!isRoot()) return
+    await Deno.mkdir(this.opts.baseDir, { recursive: true })
+    await mustRun(['chown', '-R', `${OS_USER}:${OS_USER}`, this.opts.baseDir])
+  }
+}

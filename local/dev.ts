@@ -1,0 +1,46 @@
+// `deno task dev`: the local stand-in for `supabase start` + `supabase functions serve`.
+// Postgres keeps running after Ctrl-C (like a started Supabase stack); `deno task stop` stops it.
+import { loadProjectConfig } from './config.ts'
+import { STACK_DIR } from './paths.ts'
+import { startStack } from './stack.ts'
+
+const log = (line: string) => console.log(`dev: ${line}`)
+const config = await loadProjectConfig()
+
+const stack = await startStack({
+  baseDir: `${STACK_DIR}/dev`,
+  dbPort: config.dbPort,
+  apiPort: config.apiPort,
+  durable: true,
+  fresh: false,
+  watch: true,
+  functionOutput: { kind: 'prefix' },
+  log,
+})
+
+const rows: Array<[string, string]> = [
+  ['API URL', stack.apiUrl],
+  ['Functions URL', `${stack.apiUrl}/functions/v1`],
+  ['RPC URL', `${stack.apiUrl}/rest/v1/rpc`],
+  ['DB URL', stack.dbUrl],
+  ['JWT secret', stack.keys.jwtSecret],
+  ['anon key', stack.keys.anonKey],
+  ['service_role key', stack.keys.serviceRoleKey],
+  ['Functions', [...stack.config.functions.keys()].join(', ')],
+]
+const width = Math.max(...rows.map(([k]) => k.length))
+console.log('\nEdge Kernel local stack is running.\n')
+for (const [k, v] of rows) console.log(`  ${k.padStart(width)}: ${v}`)
+console.log('\nFunction code reloads on save. Ctrl-C stops the gateway; Postgres keeps running.\n')
+
+let stopping = false
+async function shutdown(signal: string) {
+  if (stopping) return
+  stopping = true
+  log(`${signal}: stopping gateway and functions`)
+  await stack.stop({ keepDatabase: true })
+  log('stopped; Postgres is still running on port ' + config.dbPort)
+  Deno.exit(0)
+}
+Deno.addSignalListener('SIGINT', () => shutdown('SIGINT'))
+Deno.addSignalListener('SIGTERM', () => shutdown('SIGTERM'))

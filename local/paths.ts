@@ -1,0 +1,11 @@
+// Where things live, resolved once from this file so every task works from any cwd.
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../', import.meta.url)).replace(/\/$/, '')
+export const SUPABASE_DIR = `${ROOT}/supabase`
+export const MIGRATIONS_DIR = `${SUPABASE_DIR}/migrations`
+export const FUNCTIONS_DIR = `${SUPABASE_DIR}/functions`
+export const TESTS_DIR = `${SUPABASE_DIR}/tests`
+export const STACK_DIR = `${ROOT}/.local-stack`
+export const BOOTSTRAP_SQL = `${ROOT}/local/bootstrap.sql`
+export const TEST_HELPERS_SQL = `${TESTS_DIR}/_helpers/tests_schema.sql`

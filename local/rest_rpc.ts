@@ -1,0 +1,180 @@
+// PostgREST's contract for `/rest/v1/rpc/<fn>`, enough for this project's RPCs: a `public`
+// function called with named JSON arguments under the caller's role and JWT claims, through
+// the `authenticator` login role exactly as PostgREST connects. Tables are not exposed here.
+import type postgres from 'postgres'
+import { bearerToken, type Claims, jsonResponse, verifyJwt } from './jwt.ts'
+
+type Sql = postgres.Sql
+
+const API_ROLES = new Set(['anon', 'authenticated', 'service_role'])
+
+interface Candidate {
+  oid: number
+  in_names: string[]
+  in_types: string[]
+  nargs: number
+  ndefaults: number
+  retset: boolean
+  ret_typtype: string
+  ret_type: string
+  volatility: string
+  allowed: boolean
+}
+
+const CANDIDATES_SQL = `
+  select p.oid::int as oid,
+         coalesce(array(
+           select a.name from unnest(coalesce(p.proargnames, array[]::text[]),
+                                     coalesce(p.proargmodes::text[], array[]::text[]))
+                               with ordinality as a(name, mode, ord)
+           where coalesce(a.mode, 'i') in ('i', 'b', 'v') order by a.ord), '{}') as in_names,
+         array(select format_type(t, null) from unnest(p.proargtypes::oid[]) with ordinality
+               as x(t, ord) order by x.ord) as in_types,
+         p.pronargs::int as nargs, p.pronargdefaults::int as ndefaults, p.proretset as retset,
+         t.typtype::text as ret_typtype, format_type(p.prorettype, null) as ret_type,
+         p.provolatile::text as volatility,
+         has_function_privilege($2::text, p.oid, 'execute') as allowed
+    from pg_catalog.pg_proc p
+    join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+    join pg_catalog.pg_type t on t.oid = p.prorettype
+   where n.nspname = 'public' and p.proname = $1::text and p.prokind = 'f'
+   order by p.pronargs`
+
+function quoteIdent(name: string): string {
+  return '"' + name.replaceAll('"', '""') + '"'
+}
+
+function quoteLiteral(text: string): string {
+  return "'" + text.replaceAll("'", "''") + "'"
+}
+
+/** One named argument, read out of the request body passed as a single jsonb parameter. */
+function argumentExpr(name: string, type: string): string {
+  const key = quoteLiteral(name)
+  if (type === 'jsonb' || type === 'json') return `($1::jsonb -> ${key})::${type}`
+  if (type.endsWith('[]')) {
+    return `(case when jsonb_typeof($1::jsonb -> ${key}) = 'array' then array(` +
+      `select jsonb_array_elements_text($1::jsonb -> ${key}))::${type} end)`
+  }
+  return `($1::jsonb ->> ${key})::${type}`
+}
+
+function pickCandidate(cands: Candidate[], keys: string[]): Candidate | null {
+  for (const c of cands) {
+    const required = c.in_names.slice(0, c.nargs - c.ndefaults)
+    if (c.in_names.length !== c.nargs) continue // unnamed arguments cannot be called by name
+    if (keys.every((k) => c.in_names.includes(k)) && required.every((r) => keys.includes(r))) {
+      return c
+    }
+  }
+  return null
+}
+
+/** PostgREST's mapping of SQLSTATEs to HTTP statuses, for the codes our functions raise. */
+export function statusForSqlState(code: string | undefined, role: string): number {
+  if (!code) return 500
+  const custom = /^PT(\d{3})$/.exec(code)
+  if (custom) return Number(custom[1])
+  if (code === '42501') return role === 'anon' ? 401 : 403
+  if (code === '42883' || code === 'P0002') return 404
+  if (code === '23503' || code === '23505') return 409
+  if (code === '25006') return 405
+  if (code === 'P0001' || code.startsWith('22') || code === '23502' || code === '23514') {
+    return 400
+  }
+  if (code.startsWith('08') || code.startsWith('53')) return 503
+  return 500
+}
+
+export interface RpcOptions {
+  /** Connection as the `authenticator` role. */
+  sql: Sql
+  jwtSecret: string
+}
+
+export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) {
+  const token = bearerToken(req) ?? req.headers.get('apikey')
+  if (!token) {
+    return jsonResponse(401, { code: 'PGRST301', message: 'No API key found in request' })
+  }
+  const claims: Claims | null = await verifyJwt(token, opts.jwtSecret)
+  const role = typeof claims?.role === 'string' ? claims.role : ''
+  if (!claims || !API_ROLES.has(role)) {
+    return jsonResponse(401, { code: 'PGRST301', message: 'JWT invalid or role not allowed' })
+  }
+
+  let args: Record<string, unknown>
+  if (req.method === 'GET') {
+    args = Object.fromEntries(new URL(req.url).searchParams)
+  } else if (req.method === 'POST') {
+    const text = await req.text()
+    try {
+      args = text.trim() === '' ? {} : JSON.parse(text)
+    } catch {
+      return jsonResponse(400, { code: 'PGRST102', message: 'Request body is not valid JSON' })
+    }
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) {
+      return jsonResponse(400, {
+        code: 'PGRST102',
+        message: 'Request body must be a JSON object of named arguments',
+      })
+    }
+  } else {
+    return jsonResponse(405, { code: 'PGRST117', message: `Unsupported method ${req.method}` })
+  }
+
+  const keys = Object.keys(args)
+  const cands = await opts.sql.unsafe<Candidate[]>(CANDIDATES_SQL, [fnName, role])
+  const cand = pickCandidate(cands.filter((c) => c.allowed), keys)
+  if (!cand) {
+    // Like PostgREST's schema cache, a function the role may not execute is simply not there.
+    return jsonResponse(404, {
+      code: 'PGRST202',
+      message: `Could not find the function public.${fnName}(${keys.sort().join(', ')})`,
+      details: null,
+      hint: null,
+    })
+  }
+  if (req.method === 'GET' && cand.volatility === 'v') {
+    return jsonResponse(405, {
+      code: 'PGRST101',
+      message: 'Volatile functions must be called with POST',
+    })
+  }
+
+  const callArgs = keys.map((k) => {
+    const type = cand.in_types[cand.in_names.indexOf(k)]
+    return `${quoteIdent(k)} => ${argumentExpr(k, type)}`
+  }).join(', ')
+  const call = `public.${quoteIdent(fnName)}(${callArgs})`
+  const tabular = cand.retset || cand.ret_typtype === 'c' || cand.ret_type === 'record'
+  const statement = tabular
+    ? `select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) as result from ${call} r`
+    : `select to_jsonb(${call}) as result`
+
+  try {
+    const rows = await opts.sql.begin(async (tx) => {
+      if (req.method === 'GET') await tx.unsafe('set transaction read only')
+      await tx.unsafe(
+        `select set_config('role', $1::text, true),
+                set_config('request.jwt.claims', $2::text, true),
+                set_config('request.method', $3::text, true)`,
+        [role, JSON.stringify(claims), req.method],
+      )
+      return await tx.unsafe(statement, [JSON.stringify(args)])
+    })
+    if (cand.ret_type === 'void') return new Response(null, { status: 204 })
+    let result = rows[0]?.result ?? null
+    if (tabular && !cand.retset) result = Array.isArray(result) ? result[0] ?? null : result
+    return jsonResponse(200, result)
+  } catch (err) {
+    const e = err as { code?: string; message?: string; detail?: string; hint?: string }
+    if (!e.code) throw err
+    return jsonResponse(statusForSqlState(e.code, role), {
+      code: e.code,
+      message: e.message ?? 'error',
+      details: e.detail ?? null,
+      hint: e.hint ?? null,
+    })
+  }
+}

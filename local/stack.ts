@@ -1,0 +1,147 @@
+// Brings up the whole local stand-in for `supabase start`: Postgres with pg_cron, the
+// platform bootstrap, migrations, seeds, Vault secrets, function processes and the gateway.
+// dev.ts, test.ts and the bench all start it through here, with their own ports and folders.
+import postgres from 'postgres'
+import { Cluster } from './cluster.ts'
+import { expandSeedPaths, loadProjectConfig, type ProjectConfig } from './config.ts'
+import { type FunctionProcess, startFunction, waitForPort } from './functions.ts'
+import { createGatewayHandler } from './gateway.ts'
+import { type LocalKeys, localKeys } from './keys.ts'
+import {
+  applyBootstrap,
+  applyMigrations,
+  applySeeds,
+  type Psql,
+  runSqlFiles,
+  storeVaultSecrets,
+} from './migrate.ts'
+import { startNetDrain } from './net_drain.ts'
+import { ensurePrerequisites } from './prereqs.ts'
+
+export interface StackOptions {
+  baseDir: string
+  dbPort: number
+  apiPort: number
+  durable: boolean
+  /** Wipe the database first (db:reset, tests). */
+  fresh: boolean
+  watch: boolean
+  functionOutput: { kind: 'prefix' } | { kind: 'file'; dir: string }
+  /** SQL files applied after migrations and seeds (the pgTAP helpers, for tests). */
+  extraSql?: string[]
+  log: (line: string) => void
+}
+
+export interface Stack {
+  config: ProjectConfig
+  cluster: Cluster
+  keys: LocalKeys
+  apiUrl: string
+  dbUrl: string
+  /** Environment a function process gets, as Supabase injects it. */
+  functionEnv: Record<string, string>
+  /** Resolves when every pg_net request queued so far has been sent and recorded. */
+  netIdle(): Promise<void>
+  stop(opts?: { keepDatabase?: boolean }): Promise<void>
+}
+
+export async function prepareDatabase(opts: StackOptions) {
+  const config = await loadProjectConfig()
+  const tools = await ensurePrerequisites(config.majorVersion, opts.log)
+  const cluster = new Cluster({
+    baseDir: opts.baseDir,
+    port: opts.dbPort,
+    binDir: tools.binDir,
+    durable: opts.durable,
+  })
+  if (opts.fresh) await cluster.destroy()
+  const how = await cluster.start()
+  opts.log(`postgres ${how} on 127.0.0.1:${opts.dbPort}`)
+  const db: Psql = { binDir: tools.binDir, url: cluster.url() }
+  await applyBootstrap(db)
+  await applyMigrations(db, opts.log)
+  await applySeeds(db, await expandSeedPaths(config.seedPatterns), opts.log)
+  if (opts.extraSql?.length) await runSqlFiles(db, opts.extraSql)
+  return { config, cluster, db, tools }
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const { config, cluster, db } = await prepareDatabase(opts)
+  const keys = await localKeys()
+  const apiUrl = `http://127.0.0.1:${opts.apiPort}`
+  await storeVaultSecrets(db, { project_url: apiUrl, service_role_key: keys.serviceRoleKey })
+
+  const functionEnv: Record<string, string> = {
+    SUPABASE_URL: apiUrl,
+    SUPABASE_DB_URL: cluster.url(),
+    SUPABASE_ANON_KEY: keys.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    JWT_SECRET: keys.jwtSecret,
+    PATH: Deno.env.get('PATH') ?? '/usr/bin:/bin',
+    HOME: Deno.env.get('HOME') ?? '/tmp',
+  }
+  for (const name of ['DENO_DIR', 'DENO_NO_UPDATE_CHECK', 'SENTRY_DSN']) {
+    const value = Deno.env.get(name)
+    if (value) functionEnv[name] = value
+  }
+
+  const processes: FunctionProcess[] = []
+  const started = await Promise.all(
+    [...config.functions.values()].map((fn) =>
+      startFunction(fn, { env: functionEnv, watch: opts.watch, output: opts.functionOutput })
+    ),
+  )
+  const functionPorts = new Map<string, number>()
+  for (const proc of started) {
+    if (!proc) continue
+    processes.push(proc)
+    functionPorts.set(proc.name, proc.port)
+  }
+  const ready = await Promise.all(processes.map((p) => waitForPort(p.port, 120_000)))
+  const notReady = processes.filter((_, i) => !ready[i]).map((p) => p.name)
+  if (notReady.length) opts.log(`functions not answering yet: ${notReady.join(', ')}`)
+
+  // The gateway talks to Postgres as PostgREST does (authenticator, then SET ROLE), and the
+  // pg_net drain as the platform's own worker would (superuser).
+  const restSql = postgres(cluster.url('authenticator'), {
+    prepare: false,
+    max: 10,
+    onnotice: () => {},
+  })
+  const adminSql = postgres(cluster.url(), { prepare: false, max: 4, onnotice: () => {} })
+  const drain = await startNetDrain(adminSql, { log: opts.log })
+  const abort = new AbortController()
+  const server = Deno.serve(
+    {
+      hostname: '127.0.0.1',
+      port: opts.apiPort,
+      signal: abort.signal,
+      onListen: () => {},
+    },
+    createGatewayHandler({
+      functions: config.functions,
+      functionPorts,
+      jwtSecret: keys.jwtSecret,
+      rpc: { sql: restSql, jwtSecret: keys.jwtSecret },
+    }),
+  )
+
+  return {
+    config,
+    cluster,
+    keys,
+    apiUrl,
+    dbUrl: cluster.url(),
+    functionEnv,
+    netIdle: () => drain.idle(),
+    async stop(stopOpts = {}) {
+      abort.abort()
+      await server.finished.catch(() => {})
+      await drain.stop()
+      await Promise.all(processes.map((p) => p.stop()))
+      await restSql.end({ timeout: 2 })
+      await adminSql.end({ timeout: 2 })
+      if (!stopOpts.keepDatabase) await cluster.stop()
+    },
+  }
+}

@@ -1,0 +1,14 @@
+// `deno task stop`: stops the dev Postgres that `deno task dev` leaves running.
+import { Cluster } from './cluster.ts'
+import { loadProjectConfig } from './config.ts'
+import { STACK_DIR } from './paths.ts'
+
+const config = await loadProjectConfig()
+const cluster = new Cluster({
+  baseDir: `${STACK_DIR}/dev`,
+  port: config.dbPort,
+  binDir: `/usr/lib/postgresql/${config.majorVersion}/bin`,
+  durable: true,
+})
+await cluster.stop()
+console.log(`stop: postgres on port ${config.dbPort} stopped`)

@@ -1,0 +1,121 @@
+// `deno task test`: fmt check, lint, type check, then a throwaway stack (its own cluster and
+// ports, so it never touches dev data and can run while dev is up), pgTAP through pg_prove,
+// and `deno test` against the real stack. The last line is "N passed, M failed".
+import { freePort } from './functions.ts'
+import { LOCAL_DB_PASSWORD } from './keys.ts'
+import { ROOT, TEST_HELPERS_SQL, TESTS_DIR } from './paths.ts'
+import { type Stack, startStack } from './stack.ts'
+
+interface StepResult {
+  name: string
+  passed: number
+  failed: number
+}
+
+const results: StepResult[] = []
+const log = (line: string) => console.log(`test: ${line}`)
+
+/** Runs a command, streaming its output, and returns what it printed for counting. */
+async function stream(cmd: string[], env: Record<string, string> = {}) {
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    cwd: ROOT,
+    env: { NO_COLOR: '1', ...env },
+    stdin: 'null',
+    stdout: 'piped',
+    stderr: 'piped',
+  }).spawn()
+  let text = ''
+  const pump = async (s: ReadableStream<Uint8Array>, out: typeof Deno.stdout) => {
+    for await (const chunk of s) {
+      text += new TextDecoder().decode(chunk)
+      await out.write(chunk)
+    }
+  }
+  const [status] = await Promise.all([
+    child.status,
+    pump(child.stdout, Deno.stdout),
+    pump(child.stderr, Deno.stderr),
+  ])
+  return { code: status.code, text }
+}
+
+async function gate(name: string, cmd: string[]) {
+  log(`── ${name}`)
+  const { code } = await stream(cmd)
+  results.push({ name, passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1 })
+}
+
+const deno = Deno.execPath()
+await gate('fmt', [deno, 'fmt', '--check'])
+await gate('lint', [deno, 'lint'])
+await gate('type check', [deno, 'check', 'local', 'ops', 'bench', 'supabase/functions'])
+
+const baseDir = await Deno.makeTempDir({ prefix: 'edge-kernel-test-' })
+let stack: Stack | null = null
+try {
+  const [dbPort, apiPort] = [await freePort(), await freePort()]
+  stack = await startStack({
+    baseDir,
+    dbPort,
+    apiPort,
+    durable: false,
+    fresh: true,
+    watch: false,
+    functionOutput: { kind: 'file', dir: baseDir },
+    extraSql: [`${ROOT}/local/test_setup.sql`, TEST_HELPERS_SQL],
+    log,
+  })
+
+  log('── pgTAP')
+  const prove = await stream([
+    'pg_prove',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    `${dbPort}`,
+    '-U',
+    'postgres',
+    '-d',
+    'postgres',
+    '--ext',
+    '.test.sql',
+    '-r',
+    TESTS_DIR,
+  ], { PGPASSWORD: LOCAL_DB_PASSWORD })
+  const total = Number(/Tests=(\d+)/.exec(prove.text)?.[1] ?? 0)
+  const failedTap = [...prove.text.matchAll(/Failed (\d+)\/\d+ subtests/g)]
+    .reduce((sum, m) => sum + Number(m[1]), 0)
+  // A file that dies before its plan completes is a failure even if no subtest is counted.
+  const broken = prove.code !== 0 && failedTap === 0 ? 1 : 0
+  results.push({ name: 'pgTAP', passed: total - failedTap, failed: failedTap + broken })
+
+  log('── deno test')
+  const denoTest = await stream([deno, 'test', '-A', '--no-check'], {
+    ...stack.functionEnv,
+    EDGE_KERNEL_TEST_API_PORT: `${apiPort}`,
+    EDGE_KERNEL_TEST_DB_PORT: `${dbPort}`,
+  })
+  const m = /(\d+) passed.*?\| (\d+) failed/.exec(denoTest.text)
+  const passed = Number(m?.[1] ?? 0)
+  const failed = Number(m?.[2] ?? 0) + (denoTest.code !== 0 && !m?.[2] ? 1 : 0)
+  results.push({
+    name: 'deno test',
+    passed,
+    failed: failed === 0 && denoTest.code !== 0 ? 1 : failed,
+  })
+} catch (err) {
+  console.error(err)
+  results.push({ name: 'stack', passed: 0, failed: 1 })
+} finally {
+  await stack?.stop().catch((err) => console.error(err))
+  if (Deno.env.get('EDGE_KERNEL_KEEP_TEST_STACK')) log(`kept ${baseDir}`)
+  else await Deno.remove(baseDir, { recursive: true }).catch(() => {})
+}
+
+console.log('')
+for (const r of results) log(`${r.name}: ${r.passed} passed, ${r.failed} failed`)
+const passed = results.reduce((s, r) => s + r.passed, 0)
+const failed = results.reduce((s, r) => s + r.failed, 0)
+console.log(`${passed} passed, ${failed} failed`)
+Deno.exit(failed === 0 ? 0 : 1)
