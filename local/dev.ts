@@ -26,7 +26,7 @@ const rows: Array<[string, string]> = [
   ['JWT secret', stack.keys.jwtSecret],
   ['anon key', stack.keys.anonKey],
   ['service_role key', stack.keys.serviceRoleKey],
-  ['Functions', [...stack.config.functions.keys()].join(', ')],
+  ['Functions', stack.servedFunctions.join(', ') || '(none yet)'],
 ]
 const width = Math.max(...rows.map(([k]) => k.length))
 console.log('\nEdge Kernel local stack is running.\n')

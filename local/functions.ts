@@ -20,7 +20,7 @@ export interface FunctionRunnerOptions {
   output: { kind: 'prefix' } | { kind: 'file'; dir: string }
 }
 
-export async function freePort(): Promise<number> {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 })
   const { port } = listener.addr as Deno.NetAddr
   listener.close()
@@ -56,7 +56,7 @@ export async function startFunction(
   opts: FunctionRunnerOptions,
 ): Promise<FunctionProcess | null> {
   if (!(await exists(fn.entrypoint))) return null
-  const port = await freePort()
+  const port = freePort()
   const args = ['run', '--allow-all', '--no-prompt']
   if (opts.watch) args.push('--watch', '--no-clear-screen')
   args.push(fn.entrypoint)

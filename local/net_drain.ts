@@ -40,7 +40,7 @@ const CLAIM_SQL = `
 const RECORD_SQL = `
   insert into net._http_response
     (id, status_code, content_type, headers, content, timed_out, error_msg)
-  values ($1::bigint, $2::int, $3::text, $4::jsonb, $5::text, $6::boolean, $7::text)
+  values ($1::bigint, $2::int, $3::text, $4::text::jsonb, $5::text, $6::boolean, $7::text)
   on conflict (id) do nothing`
 
 export async function startNetDrain(sql: Sql, opts: NetDrainOptions = {}): Promise<NetDrain> {

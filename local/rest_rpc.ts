@@ -48,15 +48,19 @@ function quoteLiteral(text: string): string {
   return "'" + text.replaceAll("'", "''") + "'"
 }
 
-/** One named argument, read out of the request body passed as a single jsonb parameter. */
+/**
+ * One named argument, read out of the request body passed as a single parameter. It is bound
+ * as text and cast, because postgres.js would JSON-encode a string bound to a jsonb parameter
+ * a second time.
+ */
 function argumentExpr(name: string, type: string): string {
   const key = quoteLiteral(name)
-  if (type === 'jsonb' || type === 'json') return `($1::jsonb -> ${key})::${type}`
+  if (type === 'jsonb' || type === 'json') return `($1::text::jsonb -> ${key})::${type}`
   if (type.endsWith('[]')) {
-    return `(case when jsonb_typeof($1::jsonb -> ${key}) = 'array' then array(` +
-      `select jsonb_array_elements_text($1::jsonb -> ${key}))::${type} end)`
+    return `(case when jsonb_typeof($1::text::jsonb -> ${key}) = 'array' then array(` +
+      `select jsonb_array_elements_text($1::text::jsonb -> ${key}))::${type} end)`
   }
-  return `($1::jsonb ->> ${key})::${type}`
+  return `($1::text::jsonb ->> ${key})::${type}`
 }
 
 function pickCandidate(cands: Candidate[], keys: string[]): Candidate | null {
@@ -161,7 +165,8 @@ export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) 
                 set_config('request.method', $3::text, true)`,
         [role, JSON.stringify(claims), req.method],
       )
-      return await tx.unsafe(statement, [JSON.stringify(args)])
+      // Postgres cannot type a parameter the statement never uses, so bind one only when needed.
+      return await tx.unsafe(statement, keys.length ? [JSON.stringify(args)] : [])
     })
     if (cand.ret_type === 'void') return new Response(null, { status: 204 })
     let result = rows[0]?.result ?? null

@@ -38,6 +38,8 @@ export interface Stack {
   keys: LocalKeys
   apiUrl: string
   dbUrl: string
+  /** Functions that have code and a running process. */
+  servedFunctions: string[]
   /** Environment a function process gets, as Supabase injects it. */
   functionEnv: Record<string, string>
   /** Resolves when every pg_net request queued so far has been sent and recorded. */
@@ -132,6 +134,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     keys,
     apiUrl,
     dbUrl: cluster.url(),
+    servedFunctions: [...functionPorts.keys()],
     functionEnv,
     netIdle: () => drain.idle(),
     async stop(stopOpts = {}) {

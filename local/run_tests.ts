@@ -40,6 +40,16 @@ async function stream(cmd: string[], env: Record<string, string> = {}) {
   return { code: status.code, text }
 }
 
+async function findTestFiles(dir: string): Promise<string[]> {
+  const out: string[] = []
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`
+    if (entry.isDirectory) out.push(...await findTestFiles(path))
+    else if (entry.name.endsWith('.test.sql')) out.push(path)
+  }
+  return out.sort()
+}
+
 async function gate(name: string, cmd: string[]) {
   log(`── ${name}`)
   const { code } = await stream(cmd)
@@ -54,7 +64,7 @@ await gate('type check', [deno, 'check', 'local', 'ops', 'bench', 'supabase/func
 const baseDir = await Deno.makeTempDir({ prefix: 'edge-kernel-test-' })
 let stack: Stack | null = null
 try {
-  const [dbPort, apiPort] = [await freePort(), await freePort()]
+  const [dbPort, apiPort] = [freePort(), freePort()]
   stack = await startStack({
     baseDir,
     dbPort,
@@ -78,10 +88,11 @@ try {
     'postgres',
     '-d',
     'postgres',
+    // pg_prove picks a file's handler by its last extension, so `--ext .test.sql` would hand
+    // the files to Perl; name the *.test.sql files instead (helpers are plain *.sql).
     '--ext',
-    '.test.sql',
-    '-r',
-    TESTS_DIR,
+    '.sql',
+    ...await findTestFiles(TESTS_DIR),
   ], { PGPASSWORD: LOCAL_DB_PASSWORD })
   const total = Number(/Tests=(\d+)/.exec(prove.text)?.[1] ?? 0)
   const failedTap = [...prove.text.matchAll(/Failed (\d+)\/\d+ subtests/g)]

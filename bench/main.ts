@@ -1,0 +1,58 @@
+// `deno task bench`: starts its own stack (durable Postgres with default settings, like a
+// laptop's), runs every bench, and prints each figure (a median) beside its target.
+// Figures are informational: the bench exits 0 even when a target is missed, and says so.
+import postgres from 'postgres'
+import { freePort } from '../local/functions.ts'
+import { startStack } from '../local/stack.ts'
+import type { Bench, Figure } from './harness.ts'
+import { healthBench } from './health.bench.ts'
+
+const benches: Bench[] = [healthBench]
+
+const only = Deno.args.length ? new Set(Deno.args) : null
+const log = (line: string) => console.log(`bench: ${line}`)
+const baseDir = await Deno.makeTempDir({ prefix: 'edge-kernel-bench-' })
+const [dbPort, apiPort] = [freePort(), freePort()]
+const stack = await startStack({
+  baseDir,
+  dbPort,
+  apiPort,
+  durable: true,
+  fresh: true,
+  watch: false,
+  functionOutput: { kind: 'file', dir: baseDir },
+  log,
+})
+const sql = postgres(stack.dbUrl, { prepare: false, max: 4, onnotice: () => {} })
+const figures: Figure[] = []
+try {
+  for (const bench of benches) {
+    if (only && !only.has(bench.name)) continue
+    log(`── ${bench.name}`)
+    figures.push(
+      ...await bench.run({
+        apiUrl: stack.apiUrl,
+        dbUrl: stack.dbUrl,
+        dbPort,
+        anonKey: stack.keys.anonKey,
+        serviceRoleKey: stack.keys.serviceRoleKey,
+        sql,
+        log,
+      }),
+    )
+  }
+} finally {
+  await sql.end()
+  await stack.stop()
+  await Deno.remove(baseDir, { recursive: true }).catch(() => {})
+}
+
+const width = Math.max(...figures.map((f) => f.name.length))
+console.log('')
+for (const f of figures) {
+  const verdict = f.target === 'info' ? '' : f.ok ? '  ok' : '  MISSED'
+  console.log(
+    `${f.name.padEnd(width)}  ${String(f.value).padStart(10)} ${f.unit.padEnd(8)} ` +
+      `target ${f.target}${verdict}${f.note ? `  (${f.note})` : ''}`,
+  )
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { createDb, withServiceRole, withUser } from './db.ts'
+
+// Set by the lead's test runner (throwaway cluster with the platform roles); skipped otherwise.
+const LIVE_DB_URL = Deno.env.get('SUPABASE_DB_URL')
+const USER_ID = '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f'
+
+type Session = { role: string; claims: string | null }
+
+Deno.test({
+  name: 'withUser runs as authenticated with the claims, and neither outlives the transaction',
+  ignore: LIVE_DB_URL === undefined,
+  async fn() {
+    // One connection, so the follow-up query is guaranteed to reuse the same session.
+    const sql = createDb(LIVE_DB_URL!, { max: 1 })
+    try {
+      const claims = { role: 'authenticated', sub: USER_ID }
+      const [inside] = await withUser(sql, claims, (tx) =>
+        tx<Session[]>`
+          select current_user as role, current_setting('request.jwt.claims', true) as claims
+        `)
+      assert.equal(inside.role, 'authenticated')
+      assert.deepEqual(JSON.parse(inside.claims!), claims)
+
+      const [after] = await sql<Session[]>`
+        select current_user as role, current_setting('request.jwt.claims', true) as claims
+      `
+      assert.notEqual(after.role, 'authenticated')
+      assert.ok(after.claims === null || after.claims === '')
+    } finally {
+      await sql.end({ timeout: 0 })
+    }
+  },
+})
+
+Deno.test({
+  name: 'withServiceRole runs as service_role with service_role claims',
+  ignore: LIVE_DB_URL === undefined,
+  async fn() {
+    const sql = createDb(LIVE_DB_URL!, { max: 1 })
+    try {
+      const [row] = await withServiceRole(sql, (tx) =>
+        tx<Session[]>`
+          select current_user as role, current_setting('request.jwt.claims', true) as claims
+        `)
+      assert.equal(row.role, 'service_role')
+      assert.deepEqual(JSON.parse(row.claims!), { role: 'service_role' })
+    } finally {
+      await sql.end({ timeout: 0 })
+    }
+  },
+})
+
+Deno.test({
+  name: 'an error inside withUser rolls the transaction back and surfaces',
+  ignore: LIVE_DB_URL === undefined,
+  async fn() {
+    const sql = createDb(LIVE_DB_URL!, { max: 1 })
+    try {
+      await assert.rejects(
+        withUser(sql, { role: 'authenticated', sub: USER_ID }, async (tx) => {
+          await tx`select 1`
+          throw new Error('stop')
+        }),
+        /stop/,
+      )
+      const [row] = await sql<{ role: string }[]>`select current_user as role`
+      assert.notEqual(row.role, 'authenticated')
+    } finally {
+      await sql.end({ timeout: 0 })
+    }
+  },
+})

@@ -1,0 +1,75 @@
+// The Postgres client (postgres.js) and the transactions that act as a user or as service_role.
+import postgres from 'postgres'
+import type { Claims } from './auth.ts'
+
+export type Sql = postgres.Sql
+export type Tx = postgres.TransactionSql
+
+export interface DbOptions {
+  /** Pool size per isolate. Default 5: edge isolates are many and small, Supavisor pools the rest. */
+  max?: number
+  /** Seconds to wait for a connection. Default 2, so /health fails fast when the database is down. */
+  connectTimeoutSeconds?: number
+  /** Seconds before an idle connection is closed. Default 20, below Supavisor's idle cut-off. */
+  idleTimeoutSeconds?: number
+  /** Shown in pg_stat_activity. Default 'edge-kernel'. */
+  applicationName?: string
+}
+
+/** Creates one client; call it once at module scope in index.ts and inject the result. */
+export function createDb(url: string, options: DbOptions = {}): Sql {
+  const {
+    max = 5,
+    connectTimeoutSeconds = 2,
+    idleTimeoutSeconds = 20,
+    applicationName = 'edge-kernel',
+  } = options
+  return postgres(url, {
+    // SUPABASE_DB_URL points at Supavisor in transaction mode, where consecutive statements may
+    // run on different server connections; named prepared statements would not exist there.
+    prepare: false,
+    max,
+    connect_timeout: connectTimeoutSeconds,
+    idle_timeout: idleTimeoutSeconds,
+    // Notices (e.g. "relation already exists, skipping") are not errors and would flood the logs.
+    onnotice: () => {},
+    connection: { application_name: applicationName },
+  })
+}
+
+/**
+ * Runs `fn` in a transaction as the `authenticated` role with the caller's claims, exactly as
+ * PostgREST does, so RLS policies and auth.uid() apply. `is_local = true` scopes both settings to
+ * the transaction, which is what keeps them from leaking through a pooled connection.
+ */
+export function withUser<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return asRole(sql, 'authenticated', claims, fn)
+}
+
+/**
+ * Runs `fn` in a transaction as `service_role` (bypasses RLS, but only has that role's grants),
+ * so worker code is held to the same privileges it would have through the API.
+ */
+export function withServiceRole<T>(
+  sql: Sql,
+  fn: (tx: Tx) => Promise<T>,
+  claims: Claims = { role: 'service_role' },
+): Promise<T> {
+  return asRole(sql, 'service_role', claims, fn)
+}
+
+async function asRole<T>(
+  sql: Sql,
+  role: 'authenticated' | 'service_role',
+  claims: Claims,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  const result = await sql.begin(async (tx) => {
+    await tx`
+      select set_config('role', ${role}, true),
+             set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)
+    `
+    return await fn(tx)
+  })
+  return result as T
+}
