@@ -1,6 +1,8 @@
 // `deno task test`: fmt check, lint, type check, then a throwaway stack (its own cluster and
 // ports, so it never touches dev data and can run while dev is up), pgTAP through pg_prove,
 // and `deno test` against the real stack. The last line is "N passed, M failed".
+// `deno task test <path>…` narrows every step to those files or folders (for quick loops);
+// CI runs it without arguments.
 import { freePort } from './functions.ts'
 import { LOCAL_DB_PASSWORD } from './keys.ts'
 import { ROOT, TEST_HELPERS_SQL, TESTS_DIR } from './paths.ts'
@@ -40,8 +42,20 @@ async function stream(cmd: string[], env: Record<string, string> = {}) {
   return { code: status.code, text }
 }
 
+async function isPresent(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path.startsWith('/') ? path : `${ROOT}/${path}`)
+    return true
+  } catch {
+    return false
+  }
+}
+
 async function findTestFiles(dir: string): Promise<string[]> {
   const out: string[] = []
+  const info = await Deno.stat(dir).catch(() => null)
+  if (!info) return out
+  if (info.isFile) return dir.endsWith('.test.sql') ? [dir] : []
   for await (const entry of Deno.readDir(dir)) {
     const path = `${dir}/${entry.name}`
     if (entry.isDirectory) out.push(...await findTestFiles(path))
@@ -57,9 +71,13 @@ async function gate(name: string, cmd: string[]) {
 }
 
 const deno = Deno.execPath()
-await gate('fmt', [deno, 'fmt', '--check'])
-await gate('lint', [deno, 'lint'])
-await gate('type check', [deno, 'check', 'local', 'ops', 'bench', 'supabase/functions'])
+const only = Deno.args.map((p) => p.replace(/\/$/, ''))
+const tsTargets = only.length ? only : ['local', 'ops', 'bench', 'supabase/functions']
+await gate('fmt', [deno, 'fmt', '--check', ...only])
+await gate('lint', [deno, 'lint', ...only])
+const checkable = [] as string[]
+for (const t of tsTargets) if (!t.endsWith('.sql') && (await isPresent(t))) checkable.push(t)
+if (checkable.length) await gate('type check', [deno, 'check', ...checkable])
 
 const baseDir = await Deno.makeTempDir({ prefix: 'edge-kernel-test-' })
 let stack: Stack | null = null
@@ -77,8 +95,12 @@ try {
     log,
   })
 
+  const tapFiles = only.length
+    ? (await Promise.all(only.map((p) => findTestFiles(p.startsWith('/') ? p : `${ROOT}/${p}`))))
+      .flat()
+    : await findTestFiles(TESTS_DIR)
   log('── pgTAP')
-  const prove = await stream([
+  const prove = tapFiles.length === 0 ? { code: 0, text: 'Tests=0' } : await stream([
     'pg_prove',
     '-h',
     '127.0.0.1',
@@ -92,7 +114,7 @@ try {
     // the files to Perl; name the *.test.sql files instead (helpers are plain *.sql).
     '--ext',
     '.sql',
-    ...await findTestFiles(TESTS_DIR),
+    ...tapFiles,
   ], { PGPASSWORD: LOCAL_DB_PASSWORD })
   const total = Number(/Tests=(\d+)/.exec(prove.text)?.[1] ?? 0)
   const failedTap = [...prove.text.matchAll(/Failed (\d+)\/\d+ subtests/g)]
@@ -102,11 +124,14 @@ try {
   results.push({ name: 'pgTAP', passed: total - failedTap, failed: failedTap + broken })
 
   log('── deno test')
-  const denoTest = await stream([deno, 'test', '-A', '--no-check'], {
-    ...stack.functionEnv,
-    EDGE_KERNEL_TEST_API_PORT: `${apiPort}`,
-    EDGE_KERNEL_TEST_DB_PORT: `${dbPort}`,
-  })
+  const tsOnly = only.filter((p) => !p.endsWith('.sql') && !p.startsWith('supabase/tests'))
+  const denoTest = only.length && tsOnly.length === 0
+    ? { code: 0, text: '0 passed | 0 failed' }
+    : await stream([deno, 'test', '-A', '--no-check', ...tsOnly], {
+      ...stack.functionEnv,
+      EDGE_KERNEL_TEST_API_PORT: `${apiPort}`,
+      EDGE_KERNEL_TEST_DB_PORT: `${dbPort}`,
+    })
   const m = /(\d+) passed.*?\| (\d+) failed/.exec(denoTest.text)
   const passed = Number(m?.[1] ?? 0)
   const failed = Number(m?.[2] ?? 0) + (denoTest.code !== 0 && !m?.[2] ? 1 : 0)
