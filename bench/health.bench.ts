@@ -4,7 +4,7 @@ import { type Bench, type Figure, percentile, round } from './harness.ts'
 
 const REQUESTS = 1000
 
-export const healthBench: Bench = {
+export const bench: Bench = {
   name: 'health',
   async run(ctx) {
     ctx.log('health: loading 1,000,000 rows into public.bench_big_table')

@@ -5,9 +5,22 @@ import postgres from 'postgres'
 import { freePort } from '../local/functions.ts'
 import { startStack } from '../local/stack.ts'
 import type { Bench, Figure } from './harness.ts'
-import { healthBench } from './health.bench.ts'
 
-const benches: Bench[] = [healthBench]
+// Every bench/<name>.bench.ts exports `bench`; discovered so areas never edit a shared list.
+async function discoverBenches(): Promise<Bench[]> {
+  const names: string[] = []
+  for await (const entry of Deno.readDir(new URL('.', import.meta.url))) {
+    if (entry.isFile && entry.name.endsWith('.bench.ts')) names.push(entry.name)
+  }
+  const benches: Bench[] = []
+  for (const name of names.sort()) {
+    const mod = await import(new URL(name, import.meta.url).href)
+    benches.push(mod.bench as Bench)
+  }
+  return benches
+}
+
+const benches = await discoverBenches()
 
 const only = Deno.args.length ? new Set(Deno.args) : null
 const log = (line: string) => console.log(`bench: ${line}`)
