@@ -1,0 +1,197 @@
+// drainQueue against an in-memory queue: batching, limits, concurrency bound, timeouts, the
+// budget, and what is counted. The SQL side is tested against the database in
+// supabase/tests/queue and queue-worker/*.test.ts.
+import assert from 'node:assert/strict'
+import {
+  describeJobError,
+  drainQueue,
+  type Lease,
+  type LeasedQueue,
+  type LeaseRequest,
+  type QueueRow,
+} from './lease.ts'
+
+function row(id: number, attempts = 1, maxAttempts = 5): QueueRow {
+  const now = new Date()
+  return {
+    id: String(id),
+    status: 'processing',
+    attempts,
+    max_attempts: maxAttempts,
+    priority: 0,
+    run_at: now,
+    lease_token: null,
+    lease_expires_at: null,
+    leased_by: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
+  }
+}
+
+/** A queue over `rows`; records leases, acks and fails. `fenced` ids refuse ack and fail. */
+function memoryQueue(rows: QueueRow[], fenced = new Set<string>()) {
+  const pending = [...rows]
+  const log = {
+    leases: [] as LeaseRequest[],
+    acked: [] as string[],
+    failed: [] as { id: string; error: string }[],
+  }
+  let n = 0
+  const queue: LeasedQueue<QueueRow> = {
+    name: 'memory',
+    lease(request): Promise<Lease<QueueRow>> {
+      log.leases.push(request)
+      const taken = pending.splice(0, request.limit)
+      const token = `token-${++n}`
+      return Promise.resolve({
+        token: taken.length ? token : null,
+        rows: taken.map((r) => ({ ...r, lease_token: token })),
+      })
+    },
+    ack(ids) {
+      const ok = ids.filter((id) => !fenced.has(id))
+      log.acked.push(...ok)
+      return Promise.resolve(ok.length)
+    },
+    fail(ids, _token, error) {
+      const ok = ids.filter((id) => !fenced.has(id))
+      log.failed.push(...ok.map((id) => ({ id, error })))
+      return Promise.resolve(ok.length)
+    },
+  }
+  return { queue, log }
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => row(i + 1))
+
+Deno.test('drains in batches until the queue is empty, acking every job once', async () => {
+  const { queue, log } = memoryQueue(range(250))
+  const seen: string[] = []
+  const result = await drainQueue({
+    queue,
+    handle: (r) => Promise.resolve(void seen.push(r.id)),
+    limit: 1000,
+    ttlSeconds: 30,
+    batchSize: 100,
+  })
+  assert.deepEqual(
+    { ...result, duration_ms: 0 },
+    { processed: 250, errors: 0, dead_lettered: 0, duration_ms: 0 },
+  )
+  assert.deepEqual(log.leases.map((l) => l.limit), [100, 100, 100, 100])
+  assert.equal(new Set(log.acked).size, 250)
+  assert.equal(seen.length, 250)
+})
+
+Deno.test('stops at the limit and never leases more than it may run', async () => {
+  const { queue, log } = memoryQueue(range(50))
+  const result = await drainQueue({
+    queue,
+    handle: () => Promise.resolve(),
+    limit: 25,
+    ttlSeconds: 30,
+    batchSize: 10,
+  })
+  assert.equal(result.processed, 25)
+  assert.deepEqual(log.leases.map((l) => l.limit), [10, 10, 5])
+})
+
+Deno.test('a throwing handler fails only its own job, with its message', async () => {
+  const { queue, log } = memoryQueue([row(1), row(2), row(3, 5, 5)])
+  const result = await drainQueue({
+    queue,
+    handle: (r) => r.id === '1' ? Promise.resolve() : Promise.reject(new Error(`bad ${r.id}`)),
+    limit: 10,
+    ttlSeconds: 30,
+  })
+  assert.equal(result.processed, 3)
+  assert.equal(result.errors, 2)
+  assert.equal(result.dead_lettered, 1, 'the job on its last attempt is dead-lettered')
+  assert.deepEqual(log.acked, ['1'])
+  assert.deepEqual(log.failed.map((f) => f.id), ['2', '3'])
+  assert.match(log.failed[0].error, /bad 2/)
+})
+
+Deno.test('a handler that outlives its timeout fails with a timeout and sees its signal', async () => {
+  const { queue, log } = memoryQueue([row(1), row(2)])
+  let aborted = false
+  const result = await drainQueue({
+    queue,
+    handle: (r, { signal }) =>
+      r.id === '1' ? Promise.resolve() : new Promise<void>((resolve) => {
+        signal.addEventListener('abort', () => {
+          aborted = true
+          resolve()
+        })
+      }),
+    limit: 10,
+    ttlSeconds: 30,
+    handlerTimeoutMs: 50,
+  })
+  assert.equal(result.errors, 1)
+  assert.ok(aborted)
+  assert.deepEqual(log.acked, ['1'])
+  assert.match(log.failed[0].error, /timed out after 50 ms/)
+})
+
+Deno.test('no more than `concurrency` handlers run at once', async () => {
+  const { queue } = memoryQueue(range(40))
+  let running = 0
+  let peak = 0
+  await drainQueue({
+    queue,
+    handle: async () => {
+      peak = Math.max(peak, ++running)
+      await new Promise((r) => setTimeout(r, 2))
+      running--
+    },
+    limit: 40,
+    ttlSeconds: 30,
+    concurrency: 3,
+  })
+  assert.equal(peak, 3)
+})
+
+Deno.test('no new lease is taken once the budget is spent', async () => {
+  let clock = 0
+  const { queue, log } = memoryQueue(range(100))
+  const result = await drainQueue({
+    queue,
+    handle: () => {
+      clock += 100 // each job "takes" 100 ms of the 1 s budget
+      return Promise.resolve()
+    },
+    limit: 100,
+    ttlSeconds: 30,
+    batchSize: 5,
+    budgetMs: 1000,
+    now: () => clock,
+  })
+  assert.equal(log.leases.length, 2, 'two batches of 5 x 100 ms spend the budget')
+  assert.equal(result.processed, 10)
+  assert.equal(result.duration_ms, 1000)
+})
+
+Deno.test('fenced acks and fails are not counted and are reported', async () => {
+  const { queue } = memoryQueue([row(1), row(2), row(3)], new Set(['2', '3']))
+  const warnings: string[] = []
+  const result = await drainQueue({
+    queue,
+    handle: (r) => r.id === '3' ? Promise.reject(new Error('x')) : Promise.resolve(),
+    limit: 10,
+    ttlSeconds: 30,
+    warn: (line) => warnings.push(line),
+  })
+  assert.equal(result.processed, 1)
+  assert.equal(result.errors, 0)
+  assert.equal(warnings.length, 2)
+})
+
+Deno.test('describeJobError keeps the message and tolerates any thrown value', () => {
+  assert.match(describeJobError(new TypeError('nope')), /TypeError: nope/)
+  assert.equal(describeJobError('plain'), 'plain')
+  assert.equal(describeJobError({ a: 1 }), '{"a":1}')
+  assert.equal(describeJobError(undefined), 'undefined')
+  assert.equal(describeJobError('x'.repeat(5000)).length, 2000)
+})

@@ -1,0 +1,87 @@
+// POST /queue-worker: drains one topic of public.events_queue. pg_cron calls it every minute per
+// scheduled topic (ops.schedule_queue_topic) with the service_role key from Vault; operators may
+// call it by hand. Body {"topic", "limit", "ttl"}; answers {processed, errors, dead_lettered,
+// duration_ms}.
+import { z } from 'zod'
+import {
+  createTokenVerifier,
+  requireServiceRole,
+  type ServiceVars,
+  type TokenVerifier,
+} from '../_shared/auth.ts'
+import type { Sql } from '../_shared/db.ts'
+import type { Env } from '../_shared/env.ts'
+import { createApp, parseJsonBody } from '../_shared/http.ts'
+import { drainQueue, eventsQueue } from '../_shared/lease.ts'
+import { createErrorReporter } from '../_shared/sentry.ts'
+import { DEFAULT_CONFIG, type QueueWorkerConfig } from './config.ts'
+import type { Registry } from './registry.ts'
+
+export interface QueueWorkerDeps {
+  sql: Sql
+  env: Env
+  /** Topic → handler; index.ts passes productionRegistry(), tests their own. */
+  registry: Registry
+  /** Default: built from env (JWT_SECRET / SUPABASE_JWKS). */
+  verifier?: TokenVerifier
+  /** Budget, concurrency and handler timeout; default DEFAULT_CONFIG. */
+  config?: Partial<QueueWorkerConfig>
+}
+
+/** Defaults when the body leaves them out (the cron body always sets both). */
+export const DEFAULT_LIMIT = 100
+export const DEFAULT_TTL_SECONDS = 120
+
+/**
+ * The body. Unknown fields are refused, so a typo (`"limt"`) is a 400 rather than a silently
+ * ignored setting; an unregistered topic is a 400 too, since no run could ever handle it.
+ */
+export function workerBodySchema(registry: Registry) {
+  return z.strictObject({
+    topic: z.string({ error: 'required' }).min(1, { error: 'required' }).refine(
+      (topic) => registry.has(topic),
+      { error: (issue) => `unregistered topic ${JSON.stringify(issue.input)}` },
+    ),
+    /** Most jobs to run in this call. */
+    limit: z.int({ error: 'must be an integer' })
+      .min(1, { error: 'must be between 1 and 1000' })
+      .max(1000, { error: 'must be between 1 and 1000' })
+      .default(DEFAULT_LIMIT),
+    /** Lease time, seconds. */
+    ttl: z.int({ error: 'must be an integer' })
+      .min(5, { error: 'must be between 5 and 3600' })
+      .max(3600, { error: 'must be between 5 and 3600' })
+      .default(DEFAULT_TTL_SECONDS),
+  }, { error: 'must be a JSON object' })
+}
+
+export function createQueueWorkerApp(deps: QueueWorkerDeps) {
+  const { sql, env, registry } = deps
+  const config = { ...DEFAULT_CONFIG, ...deps.config }
+  const verifier = deps.verifier ??
+    createTokenVerifier({ jwtSecret: env.JWT_SECRET, jwks: env.SUPABASE_JWKS })
+  const bodySchema = workerBodySchema(registry)
+  const app = createApp<ServiceVars>('queue-worker', { reportError: createErrorReporter(env) })
+
+  app.post('/', requireServiceRole({ verifier }), async (c) => {
+    const body = await parseJsonBody(c, bodySchema)
+    // Registered: the schema refused anything else.
+    const registration = registry.get(body.topic)!
+    const result = await drainQueue({
+      queue: eventsQueue(sql, body.topic),
+      handle: (job, { signal }) => registration.handle(job, { signal, sql, env }),
+      limit: body.limit,
+      ttlSeconds: body.ttl,
+      // Lease in batches big enough that round trips do not dominate no-op-sized jobs, small
+      // enough that one lost worker strands few jobs until their lease expires.
+      batchSize: Math.min(body.limit, 500),
+      concurrency: registration.concurrency ?? config.concurrency,
+      handlerTimeoutMs: registration.timeoutMs ?? config.handlerTimeoutMs,
+      budgetMs: config.budgetMs,
+      worker: `queue-worker/${c.get('requestId')}`,
+    })
+    return c.json(result)
+  })
+
+  return app
+}
