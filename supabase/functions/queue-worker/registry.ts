@@ -4,6 +4,10 @@
 import type { Sql } from '../_shared/db.ts'
 import type { Env } from '../_shared/env.ts'
 import type { EventJob } from '../_shared/lease.ts'
+import {
+  DISCOVERY_USER_SIGNUP_TOPIC,
+  discoveryUserSignup,
+} from './handlers/discovery.user-signup.ts'
 
 /** What a handler gets besides its job. */
 export interface HandlerContext {
@@ -50,6 +54,7 @@ export const noopHandler: TopicHandler = () => Promise.resolve()
 /** The handlers deployed with the function. Add a topic's handler here in its own issue. */
 const PRODUCTION_HANDLERS: Record<string, TopicHandler | TopicRegistration> = {
   [NOOP_TOPIC]: noopHandler,
+  [DISCOVERY_USER_SIGNUP_TOPIC]: discoveryUserSignup,
 }
 
 export function productionRegistry(): Registry {

@@ -20,6 +20,14 @@ function token(role: string, sub?: string) {
     .sign(new TextEncoder().encode(SECRET))
 }
 
+const ITEM: DiscoveryItem = {
+  id: '1',
+  interest_id: 'a',
+  user_id: '00000000-0000-0000-0000-000000000001',
+  attempts: 1,
+  max_attempts: 5,
+}
+
 /** One queued item for interest `a`; records the thresholds and lease arguments it was given. */
 function fakeStore(items: DiscoveryItem[] = []) {
   const seen = { thresholds: [] as number[], leases: [] as [number, number][] }
@@ -78,7 +86,7 @@ Deno.test('the anon key and user tokens are 403', async () => {
 })
 
 Deno.test('an empty body runs with the defaults (limit 100, ttl 120, threshold from config)', async () => {
-  const { store, seen } = fakeStore([{ id: 1, interest_id: 'a', user_id: null, attempts: 1 }])
+  const { store, seen } = fakeStore([ITEM])
   const res = await post(app(store, 4), undefined, `Bearer ${await token('service_role')}`)
   assert.equal(res.status, 200)
   assert.deepEqual(Object.keys(res.body).sort(), [
@@ -95,7 +103,7 @@ Deno.test('an empty body runs with the defaults (limit 100, ttl 120, threshold f
 })
 
 Deno.test('limit, ttl and threshold from the body are used', async () => {
-  const { store, seen } = fakeStore([{ id: 1, interest_id: 'a', user_id: null, attempts: 1 }])
+  const { store, seen } = fakeStore([ITEM])
   const res = await post(
     app(store),
     JSON.stringify({ limit: 7, ttl: 30, threshold: 9 }),

@@ -12,8 +12,8 @@ import {
 interface Calls {
   lease: number[]
   assess: string[][]
-  ack: number[][]
-  fail: { ids: number[]; error: string }[]
+  ack: string[][]
+  fail: { ids: string[]; error: string }[]
 }
 
 /** A queue in memory; `outcome` decides each interest's assessment. */
@@ -58,11 +58,14 @@ function memoryStore(
 }
 
 const item = (id: number, interest: string): DiscoveryItem => ({
-  id,
+  id: String(id),
   interest_id: interest,
-  user_id: null,
+  user_id: '00000000-0000-0000-0000-000000000001',
   attempts: 1,
+  max_attempts: 5,
 })
+
+const ids = (...n: number[]) => n.map(String)
 
 const base = { ttlSeconds: 120, gapThreshold: 3, warn: () => {} }
 
@@ -85,7 +88,7 @@ Deno.test('items are leased in batches up to the limit and no further', async ()
   const result = await runDiscovery(store, { ...base, limit: 22, batchSize: 10 })
   assert.equal(result.processed, 22)
   assert.deepEqual(calls.lease, [10, 10, 2])
-  assert.deepEqual(calls.ack.flat(), Array.from({ length: 22 }, (_, i) => i + 1))
+  assert.deepEqual(calls.ack.flat(), Array.from({ length: 22 }, (_, i) => String(i + 1)))
 })
 
 Deno.test('each distinct interest in a batch is assessed once', async () => {
@@ -105,10 +108,10 @@ Deno.test('failed interests fail their items grouped by error; the rest are acke
       id === 'good' ? { gaps_resolved: 1 } : { ok: false, error: `${id} broke`, gaps_opened: 5 },
   )
   const result = await runDiscovery(store, { ...base, limit: 100 })
-  assert.deepEqual(calls.ack, [[1]])
+  assert.deepEqual(calls.ack, [ids(1)])
   assert.deepEqual(calls.fail, [
-    { ids: [2, 4], error: 'bad broke' },
-    { ids: [3], error: 'worse broke' },
+    { ids: ids(2, 4), error: 'bad broke' },
+    { ids: ids(3), error: 'worse broke' },
   ])
   assert.equal(result.processed, 4)
   assert.equal(result.errors, 3)
@@ -121,7 +124,7 @@ Deno.test('an interest missing from the assessment fails its items', async () =>
     assess: () => Promise.resolve([]),
   })
   const result = await runDiscovery(store, { ...base, limit: 10 })
-  assert.deepEqual(calls.fail, [{ ids: [1], error: 'interest was not assessed' }])
+  assert.deepEqual(calls.fail, [{ ids: ids(1), error: 'interest was not assessed' }])
   assert.equal(result.errors, 1)
 })
 
@@ -132,23 +135,29 @@ Deno.test('a failing assessment call fails the whole batch and rethrows', async 
   })
   await assert.rejects(runDiscovery(store, { ...base, limit: 10 }), boom)
   assert.deepEqual(calls.fail, [{
-    ids: [1, 2],
+    ids: ids(1, 2),
     error: 'assessment failed: connection reset (ECONNRESET)',
   }])
 })
 
-Deno.test('lost leases are reported, not counted as errors', async () => {
+Deno.test('items whose lease was lost are reported and not counted', async () => {
   const warnings: string[] = []
-  const { store } = memoryStore([item(1, 'a'), item(2, 'a')], () => ({}), {
-    ack: () => Promise.resolve(1),
-  })
+  const { store } = memoryStore(
+    [item(1, 'a'), item(2, 'a'), item(3, 'b')],
+    (id) => id === 'b' ? { ok: false, error: 'no' } : {},
+    { ack: () => Promise.resolve(1), fail: () => Promise.resolve(0) },
+  )
   const result = await runDiscovery(store, {
     ...base,
     limit: 10,
     warn: (m) => warnings.push(m),
   })
+  assert.equal(result.processed, 1)
   assert.equal(result.errors, 0)
-  assert.deepEqual(warnings, ['1 item(s) lost their lease before ack (ran past the TTL?)'])
+  assert.deepEqual(warnings, [
+    '1 item(s) lost their lease before ack (ran past the TTL?)',
+    '1 item(s) lost their lease before fail',
+  ])
 })
 
 Deno.test('very long errors are truncated before they are stored', async () => {

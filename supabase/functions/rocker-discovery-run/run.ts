@@ -3,12 +3,14 @@
 // an empty queue or the time budget. Storage is injected (store.ts talks to Postgres), so the
 // loop's bookkeeping is unit-tested on its own.
 
-/** A leased row of public.marketplace_discovery_queue, as the loop needs it. */
+/** The columns of a leased public.marketplace_discovery_queue row the loop reads. */
 export interface DiscoveryItem {
-  id: number
+  /** bigint, as postgres.js returns it: a string. */
+  id: string
   interest_id: string
-  user_id: string | null
+  user_id: string
   attempts: number
+  max_attempts: number
 }
 
 /** One batch claimed by a single lease call; every item shares the lease token. */
@@ -33,9 +35,9 @@ export interface DiscoveryStore {
   /** Assesses each interest (in its own subtransaction) against the gap threshold. */
   assess(interestIds: string[], threshold: number): Promise<InterestAssessment[]>
   /** Marks items done; returns how many were still held under the token. */
-  ack(ids: number[], leaseToken: string): Promise<number>
+  ack(ids: string[], leaseToken: string): Promise<number>
   /** Reschedules or dead-letters items with the error; returns how many were still held. */
-  fail(ids: number[], leaseToken: string, error: string): Promise<number>
+  fail(ids: string[], leaseToken: string, error: string): Promise<number>
 }
 
 export interface RunOptions {
@@ -58,11 +60,15 @@ export interface RunOptions {
   warn?: (message: string) => void
 }
 
-/** The function's answer (`POST /functions/v1/rocker-discovery-run`). */
+/**
+ * The function's answer (`POST /functions/v1/rocker-discovery-run`). Counted like the
+ * queue-worker's (_shared/lease.ts): only acks and fails that landed count; an item whose lease
+ * was lost meanwhile belongs to the worker that holds it now.
+ */
 export interface RunResult {
-  /** Items handled: acked plus failed. */
+  /** Items whose ack or fail landed. */
   processed: number
-  /** Items failed (rescheduled with backoff, or dead-lettered at max_attempts). */
+  /** Of those, the failed ones (rescheduled with backoff, or dead-lettered at max_attempts). */
   errors: number
   gaps_opened: number
   gaps_resolved: number
@@ -87,11 +93,13 @@ export async function runDiscovery(store: DiscoveryStore, options: RunOptions): 
   } = options
   const start = clock()
   const result = { processed: 0, errors: 0, gaps_opened: 0, gaps_resolved: 0 }
+  let leased = 0
 
-  while (result.processed < limit && clock() - start < budgetMs) {
-    const batch = await store.lease(Math.min(batchSize, limit - result.processed), ttlSeconds)
+  while (leased < limit && clock() - start < budgetMs) {
+    const batch = await store.lease(Math.min(batchSize, limit - leased), ttlSeconds)
     if (batch === null || batch.items.length === 0) break
     const { items, lease_token } = batch
+    leased += items.length
 
     // Many users share an interest: assess each distinct interest once per batch.
     const interestIds = [...new Set(items.map((item) => item.interest_id))]
@@ -107,8 +115,8 @@ export async function runDiscovery(store: DiscoveryStore, options: RunOptions): 
       throw err
     }
 
-    const okIds: number[] = []
-    const failedByError = new Map<string, number[]>()
+    const okIds: string[] = []
+    const failedByError = new Map<string, string[]>()
     for (const item of items) {
       const outcome = outcomes.get(item.interest_id)
       if (outcome?.ok) {
@@ -128,18 +136,17 @@ export async function runDiscovery(store: DiscoveryStore, options: RunOptions): 
 
     if (okIds.length > 0) {
       const acked = await store.ack(okIds, lease_token)
+      result.processed += acked
       if (acked < okIds.length) {
         warn(`${okIds.length - acked} item(s) lost their lease before ack (ran past the TTL?)`)
       }
     }
-    let failed = 0
     for (const [error, ids] of failedByError) {
-      failed += ids.length
-      const held = await store.fail(ids, lease_token, error)
-      if (held < ids.length) warn(`${ids.length - held} item(s) lost their lease before fail`)
+      const failed = await store.fail(ids, lease_token, error)
+      result.processed += failed
+      result.errors += failed
+      if (failed < ids.length) warn(`${ids.length - failed} item(s) lost their lease before fail`)
     }
-    result.processed += items.length
-    result.errors += failed
   }
 
   return { ...result, duration_ms: Math.round(clock() - start) }
