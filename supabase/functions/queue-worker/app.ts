@@ -52,7 +52,10 @@ export function workerBodySchema(registry: Registry) {
       .min(5, { error: 'must be between 5 and 3600' })
       .max(3600, { error: 'must be between 5 and 3600' })
       .default(DEFAULT_TTL_SECONDS),
-  }, { error: 'must be a JSON object' })
+  }, {
+    // Only the type error is reworded; unknown keys keep zod's message, which names them.
+    error: (issue) => issue.code === 'invalid_type' ? 'must be a JSON object' : undefined,
+  })
 }
 
 export function createQueueWorkerApp(deps: QueueWorkerDeps) {
