@@ -11,9 +11,15 @@
 -- 'policy-ranker:decide') and fixed window. Windows are aligned to the Unix epoch, so every
 -- caller agrees on where a window starts without coordination. Written only by
 -- check_rate_limit; a user may read their own counters.
+-- UNLOGGED: a counter increment writes no WAL, and a transaction that touched only unlogged
+-- tables commits without waiting for a WAL flush, which is what lets a check cost a round trip
+-- rather than an fsync (bench/flags.bench.ts). The price is acceptable for rate limiting: after
+-- a crash the table starts empty (every window restarts), and it is not copied to read
+-- replicas or restored from backups. A caller's own logged writes in the same transaction are
+-- still committed durably.
 -- fillfactor 70 leaves room on each page so the count increments are HOT updates (no index
 -- writes), which is most of what this table does.
-create table public.rate_limits (
+create unlogged table public.rate_limits (
   subject text not null,
   bucket text not null,
   window_start timestamptz not null,
@@ -87,9 +93,9 @@ begin
     raise exception 'p_window_seconds must be between 1 and 86400' using errcode = '22023';
   end if;
 
-  v_window_start := pg_catalog.to_timestamp(
-    pg_catalog.floor(extract(epoch from pg_catalog.now()) / p_window_seconds) * p_window_seconds);
-  reset_at := v_window_start + pg_catalog.make_interval(secs => p_window_seconds);
+  -- date_bin's integer arithmetic, aligned to the epoch (cheaper than numeric epoch maths).
+  v_window_start := pg_catalog.date_bin(pg_catalog.make_interval(secs => p_window_seconds),
+                                        pg_catalog.now(), '1970-01-01 00:00:00+00'::timestamptz);
 
   insert into public.rate_limits as r (subject, bucket, window_start, count)
   values (p_subject, p_bucket, v_window_start, 1)
@@ -98,9 +104,10 @@ begin
     where r.count < p_limit
   returning r.count into v_count;
 
-  allowed := v_count is not null;
-  remaining := case when allowed then greatest(p_limit - v_count, 0) else 0 end;
-  return next;
+  return query
+    select v_count is not null,
+           coalesce(p_limit - v_count, 0),
+           v_window_start + pg_catalog.make_interval(secs => p_window_seconds);
 end
 $$;
 revoke all on function public.check_rate_limit(text, text, int, int) from public;

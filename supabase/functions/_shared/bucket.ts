@@ -86,29 +86,32 @@ const H0 = new Uint32Array([
   0x5be0cd19,
 ])
 
-// Scratch space reused across calls: bucketing is on the hot path of every flag evaluation and
-// allocating per call costs more than the hash. Safe because JavaScript runs one call at a time.
+// Scratch space reused across calls: bucketing is on the hot path of flag evaluation, and
+// allocating per call costs more than the hash itself. Safe because a call never yields.
 const W = new Uint32Array(64)
 const STATE = new Uint32Array(8)
+let scratch = new Uint8Array(256)
+let scratchView = new DataView(scratch.buffer)
 
-/**
- * SHA-256 of `bytes`, synchronously. WebCrypto's digest is async only (a microtask and an
- * allocation per call), which would cap cached evaluations far below the 1M/s target.
- */
-export function sha256(bytes: Uint8Array): Uint8Array {
+/** Runs SHA-256 over scratch[0, length) (which it pads in place), leaving the digest in STATE. */
+function digestScratch(length: number): void {
   // Padding: 0x80, zeros, then the bit length as a 64-bit big-endian integer.
-  const blocks = Math.ceil((bytes.length + 9) / 64)
-  const padded = new Uint8Array(blocks * 64)
-  padded.set(bytes)
-  padded[bytes.length] = 0x80
-  const bitLength = bytes.length * 8
-  const view = new DataView(padded.buffer)
-  view.setUint32(padded.length - 8, Math.floor(bitLength / 0x100000000))
-  view.setUint32(padded.length - 4, bitLength >>> 0)
+  const total = Math.ceil((length + 9) / 64) * 64
+  if (total > scratch.length) {
+    const bigger = new Uint8Array(total * 2)
+    bigger.set(scratch.subarray(0, length))
+    scratch = bigger
+    scratchView = new DataView(scratch.buffer)
+  }
+  scratch.fill(0, length, total)
+  scratch[length] = 0x80
+  const bitLength = length * 8
+  scratchView.setUint32(total - 8, Math.floor(bitLength / 0x100000000))
+  scratchView.setUint32(total - 4, bitLength >>> 0)
 
   STATE.set(H0)
-  for (let offset = 0; offset < padded.length; offset += 64) {
-    for (let i = 0; i < 16; i++) W[i] = view.getUint32(offset + i * 4)
+  for (let offset = 0; offset < total; offset += 64) {
+    for (let i = 0; i < 16; i++) W[i] = scratchView.getUint32(offset + i * 4)
     for (let i = 16; i < 64; i++) {
       const w15 = W[i - 15]
       const w2 = W[i - 2]
@@ -143,6 +146,19 @@ export function sha256(bytes: Uint8Array): Uint8Array {
     STATE[6] += g
     STATE[7] += h
   }
+}
+
+/**
+ * SHA-256 of `bytes`, synchronously. WebCrypto's digest is async only (a promise and several
+ * allocations per call), which would cap evaluations far below the 1M/s target.
+ */
+export function sha256(bytes: Uint8Array): Uint8Array {
+  if (bytes.length + 72 > scratch.length) {
+    scratch = new Uint8Array(bytes.length + 72)
+    scratchView = new DataView(scratch.buffer)
+  }
+  scratch.set(bytes)
+  digestScratch(bytes.length)
   const out = new Uint8Array(32)
   const outView = new DataView(out.buffer)
   for (let i = 0; i < 8; i++) outView.setUint32(i * 4, STATE[i])
@@ -156,10 +172,17 @@ const encoder = new TextEncoder()
  * renders a uuid in lower case, and both sides must hash the same text.
  */
 export function bucketOf(seed: string, userId: string): number {
-  const digest = sha256(encoder.encode(`${seed}:${userId.toLowerCase()}`))
-  // >>> 0 keeps the 32-bit value unsigned (the SQL side does the same with bigint arithmetic).
-  const first4 = ((digest[0] << 24) | (digest[1] << 16) | (digest[2] << 8) | digest[3]) >>> 0
-  return (first4 % BUCKETS) + 1
+  const text = `${seed}:${userId.toLowerCase()}`
+  // UTF-8 needs at most 3 bytes per UTF-16 code unit, plus room for the padding.
+  if (text.length * 3 + 72 > scratch.length) {
+    scratch = new Uint8Array(text.length * 3 + 72)
+    scratchView = new DataView(scratch.buffer)
+  }
+  const { written } = encoder.encodeInto(text, scratch)
+  digestScratch(written)
+  // The first 4 digest bytes as an unsigned big-endian integer: STATE[0] (a Uint32Array holds
+  // it unsigned, as the SQL side does with bigint arithmetic).
+  return (STATE[0] % BUCKETS) + 1
 }
 
 /** Whether `userId` falls within `percentage` (0-100) of rollout seed `seed`. */

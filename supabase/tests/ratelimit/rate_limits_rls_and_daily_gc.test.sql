@@ -3,6 +3,9 @@
 begin;
 select plan(10);
 
+-- Start from an empty table (rolled back at the end), whatever earlier runs left behind.
+delete from public.rate_limits;
+
 select tests.create_supabase_user('rl_alice');
 select tests.create_supabase_user('rl_bob');
 
