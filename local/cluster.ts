@@ -102,9 +102,15 @@ export class Cluster {
     await this.handToOsUser()
   }
 
-  /** Starts the server, or reuses one already accepting connections on the port. */
-  async start(): Promise<'started' | 'reused'> {
-    if (await this.isAccepting()) return 'reused'
+  /**
+   * Starts the server, or reuses one already accepting connections on the port (dev). A fresh
+   * stack (tests, db:reset) refuses to: it would otherwise run against someone else's database.
+   */
+  async start(opts: { allowReuse: boolean } = { allowReuse: true }): Promise<'started' | 'reused'> {
+    if (await this.isAccepting()) {
+      if (opts.allowReuse) return 'reused'
+      throw new Error(`port ${this.port} is already serving a database; refusing to reuse it`)
+    }
     await this.init()
     await this.writeSettings()
     const res = await run([
@@ -146,4 +152,19 @@ export class Cluster {
     await Deno.mkdir(this.opts.baseDir, { recursive: true })
     await mustRun(['chown', '-R', `${OS_USER}:${OS_USER}`, this.opts.baseDir])
   }
+}
+
+/**
+ * Where the dev cluster lives: `.local-stack/dev` in the clone, unless we are root and the
+ * `postgres` OS user cannot reach that folder (a clone under /root, mode 700). Then the data
+ * goes to /var/lib/edge-kernel/<clone hash>, which survives reboots like the clone does.
+ */
+export async function devClusterHome(preferred: string, cloneRoot: string): Promise<string> {
+  if (!isRoot()) return preferred
+  const probe = await run(['test', '-x', cloneRoot], { asUser: OS_USER })
+  if (probe.code === 0) return preferred
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(cloneRoot))
+  const hash = [...new Uint8Array(digest)].slice(0, 6)
+    .map((b) => b.toString(16).padStart(2, '0')).join('')
+  return `/var/lib/edge-kernel/${hash}`
 }

@@ -1,7 +1,8 @@
 // `deno task db:reset`: rebuilds the dev database from migrations and seeds, like
 // `supabase db reset`. A running `deno task dev` gateway reconnects on its next request.
+import { devClusterHome } from './cluster.ts'
 import { loadProjectConfig } from './config.ts'
-import { STACK_DIR } from './paths.ts'
+import { ROOT, STACK_DIR } from './paths.ts'
 import { prepareDatabase } from './stack.ts'
 import { storeVaultSecrets } from './migrate.ts'
 import { localKeys } from './keys.ts'
@@ -9,7 +10,7 @@ import { localKeys } from './keys.ts'
 const log = (line: string) => console.log(`db:reset: ${line}`)
 const config = await loadProjectConfig()
 const { db } = await prepareDatabase({
-  baseDir: `${STACK_DIR}/dev`,
+  baseDir: await devClusterHome(`${STACK_DIR}/dev`, ROOT),
   dbPort: config.dbPort,
   apiPort: config.apiPort,
   durable: true,

@@ -1,14 +1,15 @@
 // `deno task dev`: the local stand-in for `supabase start` + `supabase functions serve`.
 // Postgres keeps running after Ctrl-C (like a started Supabase stack); `deno task stop` stops it.
+import { devClusterHome } from './cluster.ts'
 import { loadProjectConfig } from './config.ts'
-import { STACK_DIR } from './paths.ts'
+import { ROOT, STACK_DIR } from './paths.ts'
 import { startStack } from './stack.ts'
 
 const log = (line: string) => console.log(`dev: ${line}`)
 const config = await loadProjectConfig()
 
 const stack = await startStack({
-  baseDir: `${STACK_DIR}/dev`,
+  baseDir: await devClusterHome(`${STACK_DIR}/dev`, ROOT),
   dbPort: config.dbPort,
   apiPort: config.apiPort,
   durable: true,

@@ -83,15 +83,31 @@ export async function startFunction(
       try {
         child.kill('SIGTERM')
       } catch { /* already gone */ }
+      // A function that ignores SIGTERM must not hang the test run before its summary line.
+      const timer = setTimeout(() => {
+        try {
+          child.kill('SIGKILL')
+        } catch { /* already gone */ }
+      }, 3000)
       await child.status
+      clearTimeout(timer)
     },
   }
 }
 
-/** Waits until the function's port accepts connections (its first start compiles). */
-export async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits until the function's port accepts connections (its first start compiles npm packages),
+ * giving up at once if the process exits: a function that crashed at boot never will.
+ */
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  exited?: Promise<unknown>,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
+  let gone = false
+  exited?.then(() => gone = true)
+  while (Date.now() < deadline && !gone) {
     try {
       const conn = await Deno.connect({ hostname: '127.0.0.1', port })
       conn.close()

@@ -107,10 +107,37 @@ Deno.test('health_check over the RPC route works with only the anon key', async 
   await apikeyOnly.body?.cancel()
 })
 
-Deno.test('the RPC route refuses a request without any key', async () => {
-  const res = await rpc('health_check')
+Deno.test('the RPC route refuses a request without an apikey, as Supabase does', async () => {
+  const none = await rpc('health_check')
+  assert.equal(none.status, 401)
+  await none.body?.cancel()
+  const bearerOnly = await rpc('health_check', { bearer: env.serviceRoleKey })
+  assert.equal(bearerOnly.status, 401)
+  assert.equal((await bearerOnly.json()).message, 'No API key found in request')
+})
+
+Deno.test('the real stack enforces verify_jwt from config.toml', async () => {
+  // queue-worker has verify_jwt = true: no token never reaches the function.
+  const res = await fetch(`${env.apiUrl}/functions/v1/queue-worker`, { method: 'POST' })
   assert.equal(res.status, 401)
-  await res.body?.cancel()
+  assert.equal((await res.json()).error.code, 'unauthorized')
+})
+
+Deno.test("an RPC runs under the role's own statement_timeout, as through PostgREST", async () => {
+  const sql = adminSql()
+  try {
+    await sql.unsafe(`
+      create or replace function public.gateway_test_slow()
+      returns int language sql set search_path = '' as $$ select 1 from pg_sleep(4) $$;
+      grant execute on function public.gateway_test_slow() to anon;`)
+    const res = await rpc('gateway_test_slow', { key: env.anonKey })
+    const body = await res.json()
+    assert.equal(body.code, '57014', 'anon has a 3 s statement_timeout')
+    assert.equal(res.status, 500)
+  } finally {
+    await sql`drop function if exists public.gateway_test_slow()`
+    await sql.end()
+  }
 })
 
 Deno.test('the RPC route answers 404 for a missing function or one the role may not run', async () => {
@@ -187,25 +214,49 @@ Deno.test('a net.http_get to the health function lands as a 200 response row', a
   }
 })
 
-Deno.test('a request queued in a rolled-back transaction is never sent', async () => {
+/** A server that counts the requests it receives. */
+function countingServer() {
+  let hits = 0
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, () => {
+    hits++
+    return new Response('ok')
+  })
+  return { url: `http://127.0.0.1:${server.addr.port}/`, hits: () => hits, server }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+Deno.test('a queued request is sent only after its transaction commits', async () => {
+  const stub = countingServer()
   const sql = adminSql()
   try {
-    let queuedId = 0
+    let id = 0
     await sql.begin(async (tx) => {
-      const [{ id }] = await tx`select net.http_get(${env.apiUrl + '/functions/v1/health'}) as id`
-      queuedId = Number(id)
-      await tx`select pg_notify('net_http_request_queue', ${String(id)})`
-      throw new Error('rollback on purpose')
-    }).catch((err) => assert.equal(err.message, 'rollback on purpose'))
-    // A later request queued after it is answered, so the drain has had its chance.
-    const [{ id: later }] = await sql`select net.http_get(${env.apiUrl + '/nothing'}) as id`
-    await eventually(async () =>
-      (await sql`select 1 from net._http_response where id = ${later}`)[0]
-    )
-    const rows = await sql`select 1 from net._http_response where id = ${queuedId}`
-    assert.equal(rows.length, 0)
+      ;[{ id }] = await tx`select net.http_get(${stub.url}) as id`
+      await sleep(1500) // longer than the drain's poll interval
+      assert.equal(stub.hits(), 0, 'nothing is sent while the transaction is open')
+    })
+    await eventually(async () => (await sql`select 1 from net._http_response where id = ${id}`)[0])
+    assert.equal(stub.hits(), 1)
   } finally {
     await sql.end()
+    await stub.server.shutdown()
+  }
+})
+
+Deno.test('a request queued in a rolled-back transaction is never sent', async () => {
+  const stub = countingServer()
+  const sql = adminSql()
+  try {
+    await sql.begin(async (tx) => {
+      await tx`select net.http_get(${stub.url})`
+      throw new Error('rollback on purpose')
+    }).catch((err) => assert.equal(err.message, 'rollback on purpose'))
+    await sleep(1500)
+    assert.equal(stub.hits(), 0)
+  } finally {
+    await sql.end()
+    await stub.server.shutdown()
   }
 })
 

@@ -37,7 +37,10 @@ async function proxyToFunction(req: Request, port: number, path: string): Promis
       out.delete('content-length')
       return new Response(res.body, { status: res.status, headers: out })
     } catch (err) {
-      if (Date.now() > deadline) {
+      // Only a refused connection is safe to retry: the function never saw the request.
+      // Anything else may have run it, and sending a POST twice could repeat its effects.
+      const refused = /refused|ECONNREFUSED/i.test((err as Error).message)
+      if (!refused || Date.now() > deadline) {
         return jsonResponse(
           502,
           errorBody('function_unavailable', `function did not answer: ${(err as Error).message}`),
@@ -53,7 +56,12 @@ export function createGatewayHandler(routes: GatewayRoutes) {
     const url = new URL(req.url)
     const fnMatch = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname)
     if (fnMatch) {
-      const name = decodeURIComponent(fnMatch[1])
+      let name: string
+      try {
+        name = decodeURIComponent(fnMatch[1])
+      } catch {
+        return jsonResponse(404, errorBody('function_not_found', 'Function not found'))
+      }
       const fn = routes.functions.get(name)
       const port = routes.functionPorts.get(name)
       if (!fn || port === undefined) {

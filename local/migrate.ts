@@ -35,8 +35,9 @@ export async function runSqlFiles(db: Psql, files: string[]): Promise<void> {
   await mustRun(psqlArgs(db, '--single-transaction', ...files.flatMap((f) => ['-f', f])))
 }
 
+/** Runs SQL given on standard input, so values in it never appear in a process listing. */
 export async function query(db: Psql, sql: string): Promise<string> {
-  return (await mustRun(psqlArgs(db, '-At', '-c', sql))).stdout.trim()
+  return (await mustRun(psqlArgs(db, '-At'), { stdin: sql })).stdout.trim()
 }
 
 /** A dollar-quote tag that does not occur in the text, so any file can be stored verbatim. */

@@ -51,6 +51,8 @@ export async function startNetDrain(sql: Sql, opts: NetDrainOptions = {}): Promi
   let stopped = false
   let inFlight = 0
   let pumping: Promise<void> | null = null
+  const sending = new Set<Promise<void>>()
+  let lastErrorLogAt = 0
   let again = false
   const idleWaiters: Array<() => void> = []
 
@@ -95,10 +97,12 @@ export async function startNetDrain(sql: Sql, opts: NetDrainOptions = {}): Promi
         if (claimed.length === 0) break
         for (const req of claimed) {
           inFlight++
-          send(req).finally(() => {
+          const p: Promise<void> = send(req).finally(() => {
             inFlight--
+            sending.delete(p)
             kick()
           })
+          sending.add(p)
         }
       }
     } while (again && !stopped)
@@ -114,7 +118,13 @@ export async function startNetDrain(sql: Sql, opts: NetDrainOptions = {}): Promi
       again = true
       return
     }
-    pumping = pumpOnce().catch((err) => log(`net drain error: ${err.message}`)).finally(() => {
+    pumping = pumpOnce().catch((err) => {
+      // While the database is down this fails on every poll; say so once a minute, not always.
+      if (Date.now() - lastErrorLogAt > 60_000) {
+        lastErrorLogAt = Date.now()
+        log(`net drain error: ${err.message}`)
+      }
+    }).finally(() => {
       pumping = null
       if (again) kick()
     })
@@ -136,6 +146,10 @@ export async function startNetDrain(sql: Sql, opts: NetDrainOptions = {}): Promi
       clearInterval(cleanup)
       await listener.unlisten().catch(() => {})
       await pumping
+      // Rows already claimed get their response row before the connection goes away; each
+      // send is bounded by its own timeout.
+      await Promise.allSettled([...sending])
+      idleWaiters.splice(0).forEach((resolve) => resolve())
     },
     idle() {
       return new Promise<void>((resolve) => {

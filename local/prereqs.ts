@@ -34,7 +34,7 @@ function requirements(major: number): Requirement[] {
     {
       what: 'psql',
       aptPackage: `postgresql-client-${major}`,
-      present: async () => (await fileExists(`${bin}/psql`)) || (await which('psql')) !== null,
+      present: () => fileExists(`${bin}/psql`),
     },
     {
       what: 'pg_cron',
@@ -64,11 +64,11 @@ export async function ensurePrerequisites(
   }
   if (missing.length > 0) {
     const pkgs = missing.map((m) => m.aptPackage)
-    const command = `apt-get update && apt-get install -y ${pkgs.join(' ')}`
+    const command = `sudo apt-get update && sudo apt-get install -y ${pkgs.join(' ')}`
     const canInstall = isRoot() && (await which('apt-get')) !== null
     if (!canInstall) {
       throw new Error(
-        `missing ${missing.map((m) => m.what).join(', ')}. Install with:\n  sudo ${command}`,
+        `missing ${missing.map((m) => m.what).join(', ')}. Install with:\n  ${command}`,
       )
     }
     log(`installing ${pkgs.join(', ')} with apt-get`)

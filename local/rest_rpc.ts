@@ -97,10 +97,16 @@ export interface RpcOptions {
 }
 
 export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) {
-  const token = bearerToken(req) ?? req.headers.get('apikey')
-  if (!token) {
+  // Supabase's API gateway demands an apikey on every request, then PostgREST takes the role
+  // from the bearer token when there is one (a user's session), else from the apikey.
+  const apikey = req.headers.get('apikey') ?? new URL(req.url).searchParams.get('apikey')
+  if (!apikey) {
     return jsonResponse(401, { code: 'PGRST301', message: 'No API key found in request' })
   }
+  if (!(await verifyJwt(apikey, opts.jwtSecret))) {
+    return jsonResponse(401, { code: 'PGRST301', message: 'Invalid API key' })
+  }
+  const token = bearerToken(req) ?? apikey
   const claims: Claims | null = await verifyJwt(token, opts.jwtSecret)
   const role = typeof claims?.role === 'string' ? claims.role : ''
   if (!claims || !API_ROLES.has(role)) {
@@ -109,7 +115,9 @@ export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) 
 
   let args: Record<string, unknown>
   if (req.method === 'GET') {
-    args = Object.fromEntries(new URL(req.url).searchParams)
+    const params = new URL(req.url).searchParams
+    params.delete('apikey')
+    args = Object.fromEntries(params)
   } else if (req.method === 'POST') {
     const text = await req.text()
     try {
@@ -128,7 +136,12 @@ export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) 
   }
 
   const keys = Object.keys(args)
-  const cands = await opts.sql.unsafe<Candidate[]>(CANDIDATES_SQL, [fnName, role])
+  let cands: Candidate[]
+  try {
+    cands = await opts.sql.unsafe<Candidate[]>(CANDIDATES_SQL, [fnName, role])
+  } catch (err) {
+    return databaseError(err, role)
+  }
   const cand = pickCandidate(cands.filter((c) => c.allowed), keys)
   if (!cand) {
     // Like PostgREST's schema cache, a function the role may not execute is simply not there.
@@ -160,9 +173,16 @@ export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) 
     const rows = await opts.sql.begin(async (tx) => {
       if (req.method === 'GET') await tx.unsafe('set transaction read only')
       await tx.unsafe(
+        // PostgREST applies the role's own settings too (Supabase gives anon a 3 s and
+        // authenticated an 8 s statement_timeout); SET ROLE alone would not.
         `select set_config('role', $1::text, true),
                 set_config('request.jwt.claims', $2::text, true),
-                set_config('request.method', $3::text, true)`,
+                set_config('request.method', $3::text, true),
+                set_config('statement_timeout', coalesce(
+                  (select substr(c, length('statement_timeout=') + 1)
+                     from pg_catalog.pg_roles r, unnest(r.rolconfig) c
+                    where r.rolname = $1::text and c like 'statement_timeout=%'),
+                  current_setting('statement_timeout')), true)`,
         [role, JSON.stringify(claims), req.method],
       )
       // Postgres cannot type a parameter the statement never uses, so bind one only when needed.
@@ -173,13 +193,25 @@ export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) 
     if (tabular && !cand.retset) result = Array.isArray(result) ? result[0] ?? null : result
     return jsonResponse(200, result)
   } catch (err) {
-    const e = err as { code?: string; message?: string; detail?: string; hint?: string }
-    if (!e.code) throw err
-    return jsonResponse(statusForSqlState(e.code, role), {
-      code: e.code,
-      message: e.message ?? 'error',
-      details: e.detail ?? null,
-      hint: e.hint ?? null,
+    return databaseError(err, role)
+  }
+}
+
+function databaseError(err: unknown, role: string): Response {
+  const e = err as { code?: string; message?: string; detail?: string; hint?: string }
+  if (!e.code || !/^[0-9A-Z]{5}$/.test(e.code)) {
+    // Not an SQL error: the database is unreachable or the connection broke.
+    return jsonResponse(503, {
+      code: 'PGRST000',
+      message: 'Database connection error',
+      details: null,
+      hint: null,
     })
   }
+  return jsonResponse(statusForSqlState(e.code, role), {
+    code: e.code,
+    message: e.message ?? 'error',
+    details: e.detail ?? null,
+    hint: e.hint ?? null,
+  })
 }

@@ -12,6 +12,7 @@ interface StepResult {
   name: string
   passed: number
   failed: number
+  skipped?: number
 }
 
 const results: StepResult[] = []
@@ -72,11 +73,17 @@ async function gate(name: string, cmd: string[]) {
 
 const deno = Deno.execPath()
 const only = Deno.args.map((p) => p.replace(/\/$/, ''))
-const tsTargets = only.length ? only : ['local', 'ops', 'bench', 'supabase/functions']
-await gate('fmt', [deno, 'fmt', '--check', ...only])
-await gate('lint', [deno, 'lint', ...only])
+// pgTAP-only paths have nothing for fmt/lint/check, which fail on "no target files".
+const isTsPath = (p: string) => !p.endsWith('.sql') && !p.startsWith('supabase/tests')
+const tsOnly = only.filter(isTsPath)
 const checkable = [] as string[]
-for (const t of tsTargets) if (!t.endsWith('.sql') && (await isPresent(t))) checkable.push(t)
+for (const t of only.length ? tsOnly : ['local', 'ops', 'bench', 'supabase/functions']) {
+  if (await isPresent(t)) checkable.push(t)
+}
+if (!only.length || tsOnly.length) {
+  await gate('fmt', [deno, 'fmt', '--check', ...tsOnly])
+  await gate('lint', [deno, 'lint', ...tsOnly])
+}
 if (checkable.length) await gate('type check', [deno, 'check', ...checkable])
 
 const baseDir = await Deno.makeTempDir({ prefix: 'edge-kernel-test-' })
@@ -124,7 +131,6 @@ try {
   results.push({ name: 'pgTAP', passed: total - failedTap, failed: failedTap + broken })
 
   log('── deno test')
-  const tsOnly = only.filter((p) => !p.endsWith('.sql') && !p.startsWith('supabase/tests'))
   const denoTest = only.length && tsOnly.length === 0
     ? { code: 0, text: '0 passed | 0 failed' }
     : await stream([deno, 'test', '-A', '--no-check', ...tsOnly], {
@@ -135,10 +141,13 @@ try {
   const m = /(\d+) passed.*?\| (\d+) failed/.exec(denoTest.text)
   const passed = Number(m?.[1] ?? 0)
   const failed = Number(m?.[2] ?? 0) + (denoTest.code !== 0 && !m?.[2] ? 1 : 0)
+  // Ignored tests are reported, so a lost environment hand-off cannot hide as silent skips.
+  const ignored = Number(/(\d+) ignored/.exec(denoTest.text)?.[1] ?? 0)
   results.push({
     name: 'deno test',
     passed,
     failed: failed === 0 && denoTest.code !== 0 ? 1 : failed,
+    skipped: ignored,
   })
 } catch (err) {
   console.error(err)
@@ -150,8 +159,12 @@ try {
 }
 
 console.log('')
-for (const r of results) log(`${r.name}: ${r.passed} passed, ${r.failed} failed`)
+const skippedText = (n = 0) => n ? `, ${n} skipped` : ''
+for (const r of results) {
+  log(`${r.name}: ${r.passed} passed, ${r.failed} failed${skippedText(r.skipped)}`)
+}
 const passed = results.reduce((s, r) => s + r.passed, 0)
 const failed = results.reduce((s, r) => s + r.failed, 0)
-console.log(`${passed} passed, ${failed} failed`)
+const skipped = results.reduce((s, r) => s + (r.skipped ?? 0), 0)
+console.log(`${passed} passed, ${failed} failed${skippedText(skipped)}`)
 Deno.exit(failed === 0 ? 0 : 1)

@@ -57,18 +57,42 @@ export async function prepareDatabase(opts: StackOptions) {
     durable: opts.durable,
   })
   if (opts.fresh) await cluster.destroy()
-  const how = await cluster.start()
+  const how = await cluster.start({ allowReuse: !opts.fresh })
   opts.log(`postgres ${how} on 127.0.0.1:${opts.dbPort}`)
   const db: Psql = { binDir: tools.binDir, url: cluster.url() }
-  await applyBootstrap(db)
-  await applyMigrations(db, opts.log)
-  await applySeeds(db, await expandSeedPaths(config.seedPatterns), opts.log)
-  if (opts.extraSql?.length) await runSqlFiles(db, opts.extraSql)
+  try {
+    await applyBootstrap(db)
+    await applyMigrations(db, opts.log)
+    await applySeeds(db, await expandSeedPaths(config.seedPatterns), opts.log)
+    if (opts.extraSql?.length) await runSqlFiles(db, opts.extraSql)
+  } catch (err) {
+    // A server we started for a failed run must not outlive it (a reused dev server stays).
+    if (how === 'started' && !opts.durable) await cluster.stop()
+    throw err
+  }
   return { config, cluster, db, tools }
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const { config, cluster, db } = await prepareDatabase(opts)
+  const cleanups: Array<() => Promise<unknown>> = []
+  try {
+    return await startServices(opts, config, cluster, db, cleanups)
+  } catch (err) {
+    // Undo whatever started before the failure, newest first, then the cluster itself.
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
+    if (!opts.durable || opts.fresh) await cluster.stop()
+    throw err
+  }
+}
+
+async function startServices(
+  opts: StackOptions,
+  config: ProjectConfig,
+  cluster: Cluster,
+  db: Psql,
+  cleanups: Array<() => Promise<unknown>>,
+): Promise<Stack> {
   const keys = await localKeys()
   const apiUrl = `http://127.0.0.1:${opts.apiPort}`
   await storeVaultSecrets(db, { project_url: apiUrl, service_role_key: keys.serviceRoleKey })
@@ -98,10 +122,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     if (!proc) continue
     processes.push(proc)
     functionPorts.set(proc.name, proc.port)
+    cleanups.push(() => proc.stop())
   }
-  const ready = await Promise.all(processes.map((p) => waitForPort(p.port, 120_000)))
+  const ready = await Promise.all(processes.map((p) => waitForPort(p.port, 120_000, p.exited)))
   const notReady = processes.filter((_, i) => !ready[i]).map((p) => p.name)
-  if (notReady.length) opts.log(`functions not answering yet: ${notReady.join(', ')}`)
+  if (notReady.length) {
+    opts.log(`functions not answering (see their output): ${notReady.join(', ')}`)
+  }
 
   // The gateway talks to Postgres as PostgREST does (authenticator, then SET ROLE), and the
   // pg_net drain as the platform's own worker would (superuser).
@@ -111,7 +138,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     onnotice: () => {},
   })
   const adminSql = postgres(cluster.url(), { prepare: false, max: 4, onnotice: () => {} })
+  cleanups.push(() => restSql.end({ timeout: 2 }), () => adminSql.end({ timeout: 2 }))
   const drain = await startNetDrain(adminSql, { log: opts.log })
+  cleanups.push(() => drain.stop())
   const abort = new AbortController()
   const server = Deno.serve(
     {
@@ -138,9 +167,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     functionEnv,
     netIdle: () => drain.idle(),
     async stop(stopOpts = {}) {
+      // The drain goes first: requests in flight may still be calling our own functions.
+      await drain.stop()
       abort.abort()
       await server.finished.catch(() => {})
-      await drain.stop()
       await Promise.all(processes.map((p) => p.stop()))
       await restSql.end({ timeout: 2 })
       await adminSql.end({ timeout: 2 })

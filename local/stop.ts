@@ -1,11 +1,11 @@
 // `deno task stop`: stops the dev Postgres that `deno task dev` leaves running.
-import { Cluster } from './cluster.ts'
+import { Cluster, devClusterHome } from './cluster.ts'
 import { loadProjectConfig } from './config.ts'
-import { STACK_DIR } from './paths.ts'
+import { ROOT, STACK_DIR } from './paths.ts'
 
 const config = await loadProjectConfig()
 const cluster = new Cluster({
-  baseDir: `${STACK_DIR}/dev`,
+  baseDir: await devClusterHome(`${STACK_DIR}/dev`, ROOT),
   port: config.dbPort,
   binDir: `/usr/lib/postgresql/${config.majorVersion}/bin`,
   durable: true,

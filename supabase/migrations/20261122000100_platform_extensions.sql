@@ -68,4 +68,5 @@ alter default privileges in schema public revoke all on sequences from anon, aut
 -- (per-schema defaults only add to the global ones); so each function's migration also runs
 -- `revoke all on function … from public` right after creating it. We deliberately do not revoke
 -- it globally: that would also strip EXECUTE from extensions created later (e.g. pgTAP).
-alter default privileges in schema public revoke execute on functions from public, anon, authenticated;
+-- service_role too gets EXECUTE only where a migration grants it.
+alter default privileges in schema public revoke execute on functions from anon, authenticated, service_role;

@@ -26,9 +26,6 @@ security definer
 set search_path = ''
 as $$
 declare
-  -- Never-analyzed tables (reltuples = -1) below this size are counted exactly; larger ones
-  -- report 0 until autovacuum analyzes them, so a health probe never scans a big table.
-  exact_count_max_bytes constant bigint := 8 * 1024 * 1024;
   started_at constant timestamptz := pg_catalog.clock_timestamp();
   app_version text;
   tables jsonb := '{}'::jsonb;
@@ -66,12 +63,12 @@ begin
       join pg_catalog.pg_class lc on lc.oid = t.relid
       where rel.relkind = 'p' and t.isleaf
     loop
+      -- A never-analyzed table (reltuples = -1, e.g. right after a bulk load) falls back to
+      -- the statistics collector's live-tuple counter: also free, and never a scan.
       if leaf.reltuples >= 0 then
         leaf_rows := leaf.reltuples::bigint;
-      elsif pg_catalog.pg_relation_size(leaf.oid) < exact_count_max_bytes then
-        execute pg_catalog.format('select count(*) from %s', leaf.oid::regclass) into leaf_rows;
       else
-        leaf_rows := 0;
+        leaf_rows := pg_catalog.pg_stat_get_live_tuples(leaf.oid);
       end if;
       rows_estimate := rows_estimate + leaf_rows;
     end loop;

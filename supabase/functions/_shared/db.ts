@@ -43,7 +43,9 @@ export function createDb(url: string, options: DbOptions = {}): Sql {
  * the transaction, which is what keeps them from leaking through a pooled connection.
  */
 export function withUser<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return asRole(sql, 'authenticated', claims, fn)
+  // The claims' role must agree with the database role: claims saying service_role inside an
+  // authenticated session would satisfy `auth.role() = 'service_role'` policies.
+  return asRole(sql, 'authenticated', { ...claims, role: 'authenticated' }, fn)
 }
 
 /**

@@ -149,6 +149,8 @@ export const PG_ERRORS: readonly PgRule[] = [
       }),
   },
   { match: '22023', toError: echo400 }, // invalid_parameter_value: our functions' argument checks
+  // no_data_found: our functions' "unknown <thing>" errors; the message names what is missing.
+  { match: 'P0002', toError: (err) => notFound(err.message, { cause: err }) },
   { match: '22P02', toError: echo400 }, // invalid_text_representation: e.g. a malformed uuid
   { match: 'P0001', messages: PG_RAISE_MESSAGES, toError: echo400 }, // raise_exception
   {
