@@ -1,0 +1,313 @@
+// Issue 3's figures: queue throughput against a raw-SQL floor measured in the same run, the
+// queue-worker's drain rate, and lease / health-view latency with a million done rows.
+//
+// The floor is pgbench (4 clients, extended protocol like postgres.js with prepare: false)
+// running the claim statement of public.lease_events and the token-guarded mark-done of
+// public.ack_events, inlined. Our figure runs the same work through the SQL functions from
+// TypeScript (_shared/lease.ts), 4 workers on 4 connections. Each figure is a median of 3.
+import { eventsQueue } from '../supabase/functions/_shared/lease.ts'
+import { createDb } from '../supabase/functions/_shared/db.ts'
+import { type Bench, type BenchContext, type Figure, median, percentile, round } from './harness.ts'
+
+const ROUNDS = 3
+const WORKERS = 4
+const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench'
+
+// The claim and mark-done statements of lease_events / ack_events (20261122010100), with the
+// function's variables as pgbench variables and its token from gen_random_uuid() inline.
+const FLOOR_SCRIPT = `
+with params as (select gen_random_uuid() as token),
+runnable_queued as (
+  select q.id, q.priority, q.run_at from public.events_queue q
+   where q.topic = :topic and q.status = 'queued' and q.run_at <= now()
+   order by q.priority, q.run_at, q.id limit :batch for update skip locked),
+runnable_expired as (
+  select q.id, q.priority, q.run_at from public.events_queue q
+   where q.topic = :topic and q.status = 'processing' and q.lease_expires_at < now()
+   order by q.priority, q.run_at, q.id limit :batch for update skip locked),
+candidates as (select * from runnable_queued union all select * from runnable_expired),
+claimed as (
+  update public.events_queue q
+     set status = case when q.attempts >= q.max_attempts then 'error' else 'processing' end,
+         attempts = case when q.attempts >= q.max_attempts then q.attempts else q.attempts + 1 end,
+         lease_token = case when q.attempts >= q.max_attempts then null else p.token end,
+         lease_expires_at = case when q.attempts >= q.max_attempts then null
+                                 else now() + make_interval(secs => 60) end,
+         leased_by = case when q.attempts >= q.max_attempts then q.leased_by else 'pgbench' end,
+         last_error = case when q.attempts >= q.max_attempts
+                           then 'lease expired on the final attempt (worker lost)'
+                           else q.last_error end,
+         updated_at = now()
+    from params p
+   where q.id in (select c.id from candidates c order by c.priority, c.run_at, c.id limit :batch)
+  returning q.id, q.lease_token)
+select coalesce(array_agg(id)::text, '{}') as ids,
+       coalesce(min(lease_token::text), '00000000-0000-0000-0000-000000000000') as tok
+  from claimed
+\\gset
+update public.events_queue q
+   set status = 'done', lease_expires_at = null, updated_at = now()
+ where q.id = any(:ids::bigint[]) and q.status = 'processing' and q.lease_token = :tok::uuid;
+`
+
+async function enqueue(ctx: BenchContext, topic: string, n: number, status = 'queued') {
+  await ctx.sql`
+    insert into public.events_queue (topic, payload, status)
+    select ${topic}, '{}', ${status} from generate_series(1, ${n}::int)`
+}
+
+async function doneCount(ctx: BenchContext, topic: string): Promise<number> {
+  const [{ n }] = await ctx.sql<{ n: number }[]>`
+    select count(*)::int as n from public.events_queue where topic = ${topic} and status = 'done'`
+  return n
+}
+
+/** pgbench over `jobs` queued rows; jobs/s from its tps (connection time excluded). */
+async function floorRun(ctx: BenchContext, topic: string, jobs: number, batch: number) {
+  await enqueue(ctx, topic, jobs)
+  const script = await Deno.makeTempFile({ suffix: '.sql' })
+  await Deno.writeTextFile(script, FLOOR_SCRIPT)
+  // 10 % more transactions than full batches need: SKIP LOCKED makes some leases short.
+  const perClient = Math.ceil((jobs / batch / WORKERS) * 1.1)
+  const out = await new Deno.Command(PGBENCH, {
+    args: [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(ctx.dbPort),
+      '-U',
+      'postgres',
+      '-n',
+      '-M',
+      'extended',
+      '-c',
+      String(WORKERS),
+      '-j',
+      String(WORKERS),
+      '-t',
+      String(perClient),
+      '-D',
+      `topic=${topic}`,
+      '-D',
+      `batch=${batch}`,
+      '-f',
+      script,
+      'postgres',
+    ],
+    env: { PGPASSWORD: new URL(ctx.dbUrl).password },
+    stdout: 'piped',
+    stderr: 'piped',
+  }).output()
+  await Deno.remove(script)
+  const text = new TextDecoder().decode(out.stdout)
+  if (!out.success) {
+    throw new Error(`pgbench failed:\n${text}\n${new TextDecoder().decode(out.stderr)}`)
+  }
+  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(text)?.[1])
+  const tx = Number(/number of transactions actually processed: (\d+)/.exec(text)?.[1])
+  const done = await doneCount(ctx, topic)
+  if (done !== jobs) throw new Error(`pgbench floor finished ${done} of ${jobs} jobs`)
+  return done / (tx / tps)
+}
+
+/** 4 TypeScript workers on their own connections: lease_events + ack_events until empty. */
+async function functionsRun(ctx: BenchContext, topic: string, jobs: number, batch: number) {
+  await enqueue(ctx, topic, jobs)
+  const clients = Array.from({ length: WORKERS }, () => createDb(ctx.dbUrl, { max: 1 }))
+  try {
+    await Promise.all(clients.map((sql) => sql`select 1`)) // connect outside the timing
+    const t0 = performance.now()
+    await Promise.all(clients.map(async (sql) => {
+      const queue = eventsQueue(sql, topic)
+      for (;;) {
+        const lease = await queue.lease({ limit: batch, ttlSeconds: 60 })
+        if (lease.token === null) return
+        await queue.ack(lease.rows.map((r) => r.id), lease.token)
+      }
+    }))
+    const seconds = (performance.now() - t0) / 1000
+    const done = await doneCount(ctx, topic)
+    if (done !== jobs) throw new Error(`functions run finished ${done} of ${jobs} jobs`)
+    return done / seconds
+  } finally {
+    await Promise.all(clients.map((sql) => sql.end({ timeout: 0 })))
+  }
+}
+
+/** POSTs to queue-worker (ops.noop handler) until the topic is drained. */
+async function drainRun(ctx: BenchContext, jobs: number) {
+  await enqueue(ctx, 'ops.noop', jobs)
+  const t0 = performance.now()
+  let processed = 0
+  let calls = 0
+  for (;;) {
+    const res = await fetch(`${ctx.apiUrl}/functions/v1/queue-worker`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${ctx.serviceRoleKey}`,
+        'content-type': 'application/json',
+      },
+      // limit is capped at 1000 by the request contract (issue 3: "limit 1–1000").
+      body: JSON.stringify({ topic: 'ops.noop', limit: 1000, ttl: 60 }),
+    })
+    const body = await res.json()
+    if (res.status !== 200) {
+      throw new Error(`queue-worker answered ${res.status}: ${JSON.stringify(body)}`)
+    }
+    calls++
+    if (body.processed === 0) break
+    processed += body.processed
+  }
+  const seconds = (performance.now() - t0) / 1000
+  if (processed !== jobs) throw new Error(`queue-worker drained ${processed} of ${jobs}`)
+  return { rate: processed / seconds, calls }
+}
+
+async function timeMs(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now()
+  await fn()
+  return performance.now() - t0
+}
+
+export const bench: Bench = {
+  name: 'queue',
+  async run(ctx) {
+    const figures: Figure[] = []
+    const results = {
+      floor100: [] as number[],
+      ours100: [] as number[],
+      floor1: [] as number[],
+      ours1: [] as number[],
+      drain: [] as number[],
+    }
+    const JOBS_100 = 20_000
+    const JOBS_1 = 4_000
+    for (let r = 1; r <= ROUNDS; r++) {
+      ctx.log(`queue: round ${r}/${ROUNDS}`)
+      results.floor100.push(await floorRun(ctx, `bench.floor100.${r}`, JOBS_100, 100))
+      results.ours100.push(await functionsRun(ctx, `bench.fn100.${r}`, JOBS_100, 100))
+      results.floor1.push(await floorRun(ctx, `bench.floor1.${r}`, JOBS_1, 1))
+      results.ours1.push(await functionsRun(ctx, `bench.fn1.${r}`, JOBS_1, 1))
+      const drain = await drainRun(ctx, 20_000)
+      results.drain.push(drain.rate)
+      ctx.log(`queue: drain took ${drain.calls} calls`)
+      await ctx
+        .sql`delete from public.events_queue where topic like 'bench.%' or topic = 'ops.noop'`
+    }
+    const floor100 = median(results.floor100)
+    const ours100 = median(results.ours100)
+    const floor1 = median(results.floor1)
+    const ours1 = median(results.ours1)
+    const drain = median(results.drain)
+    figures.push(
+      {
+        name: 'queue floor: pgbench claim+ack, batch 100, 4 clients',
+        value: Math.round(floor100),
+        unit: 'jobs/s',
+        target: 'info',
+        ok: true,
+        note: 'reference ~28,000 on 2 cores',
+      },
+      {
+        name: 'queue lease_events+ack_events, batch 100, 4 workers',
+        value: Math.round(ours100),
+        unit: 'jobs/s',
+        target: '>= 80 % of floor',
+        ok: ours100 >= 0.8 * floor100,
+        note: `${round((100 * ours100) / floor100, 1)} % of floor`,
+      },
+      {
+        name: 'queue floor: pgbench claim+ack, batch 1, 4 clients',
+        value: Math.round(floor1),
+        unit: 'jobs/s',
+        target: 'info',
+        ok: true,
+        note: 'reference ~2,000 on 2 cores',
+      },
+      {
+        name: 'queue lease_events+ack_events, batch 1, 4 workers',
+        value: Math.round(ours1),
+        unit: 'jobs/s',
+        target: '>= 70 % of floor',
+        ok: ours1 >= 0.7 * floor1,
+        note: `${round((100 * ours1) / floor1, 1)} % of floor`,
+      },
+      {
+        name: 'queue-worker drain of 20,000 no-op jobs via gateway',
+        value: Math.round(drain),
+        unit: 'jobs/s',
+        target: '>= 15,000',
+        ok: drain >= 15_000,
+        note: `${
+          round((100 * drain) / floor100, 1)
+        } % of batch-100 floor; limit<=1000 per call, so 20 calls`,
+      },
+    )
+
+    // Latency with a big table: 1,000,000 done rows and 100,000 queued, in both queues.
+    ctx.log('queue: loading 1,000,000 done + 100,000 queued rows into each queue')
+    await enqueue(ctx, 'bench.big', 1_000_000, 'done')
+    await enqueue(ctx, 'bench.big', 100_000)
+    const [{ id: userId }] = await ctx.sql<{ id: string }[]>`
+      insert into auth.users (id, email) values (gen_random_uuid(), 'queue-bench@example.test')
+      returning id`
+    await ctx.sql`
+      insert into public.marketplace_discovery_queue (interest_id, user_id, status)
+      select gen_random_uuid(), ${userId}, case when g <= 1000000 then 'done' else 'queued' end
+        from generate_series(1, 1100000) g`
+    await ctx.sql`vacuum analyze public.events_queue`
+    await ctx.sql`vacuum analyze public.marketplace_discovery_queue`
+
+    const client = createDb(ctx.dbUrl, { max: 1 })
+    try {
+      const queue = eventsQueue(client, 'bench.big')
+      const leaseTimes: number[] = []
+      for (let i = 0; i < 20; i++) await queue.lease({ limit: 100, ttlSeconds: 60 }) // warm-up
+      for (let i = 0; i < 300; i++) {
+        let lease: Awaited<ReturnType<typeof queue.lease>> | undefined
+        leaseTimes.push(
+          await timeMs(async () => {
+            lease = await queue.lease({ limit: 100, ttlSeconds: 60 })
+          }),
+        )
+        if (lease?.token) await queue.ack(lease.rows.map((r) => r.id), lease.token)
+      }
+      leaseTimes.sort((a, b) => a - b)
+      const p95 = percentile(leaseTimes, 95)
+      figures.push({
+        name: 'queue lease_events(100) p95, 1M done + 100k queued',
+        value: round(p95),
+        unit: 'ms',
+        target: '< 10 ms',
+        ok: p95 < 10,
+      })
+      for (
+        const view of [
+          'vw_events_queue_health',
+          'vw_discovery_queue_health',
+          'vw_dead_letter_queue',
+        ]
+      ) {
+        const times: number[] = []
+        for (let i = 0; i < 3; i++) await client.unsafe(`select * from public.${view}`)
+        for (let i = 0; i < 20; i++) {
+          times.push(await timeMs(() => client.unsafe(`select * from public.${view}`)))
+        }
+        const m = median(times)
+        figures.push({
+          name: `queue ${view} median, 1M done + 100k queued`,
+          value: round(m),
+          unit: 'ms',
+          target: '< 50 ms',
+          ok: m < 50,
+        })
+      }
+    } finally {
+      await client.end({ timeout: 0 })
+      await ctx.sql`delete from public.marketplace_discovery_queue where user_id = ${userId}`
+      await ctx.sql`delete from auth.users where id = ${userId}`
+      await ctx.sql`truncate public.events_queue`
+    }
+    return figures
+  },
+}
