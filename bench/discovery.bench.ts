@@ -109,8 +109,18 @@ async function userIds(sql: postgres.Sql, ns: number[]): Promise<string[]> {
   return rows.map((r) => r.id)
 }
 
-/** p95 of the suggestions call as the user itself (role authenticated, their claims, RLS on). */
-async function suggestionsP95(sql: postgres.Sql, ids: string[]): Promise<number> {
+interface Latency {
+  p50: number
+  p95: number
+}
+
+const latency = (times: number[]): Latency => {
+  const sorted = [...times].sort((a, b) => a - b)
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95) }
+}
+
+/** The suggestions call as the user itself (role authenticated, their claims, RLS on). */
+async function suggestionsLatency(sql: postgres.Sql, ids: string[]): Promise<Latency> {
   const times: number[] = []
   for (const id of ids) {
     await sql.begin(async (tx) => {
@@ -124,10 +134,11 @@ async function suggestionsP95(sql: postgres.Sql, ids: string[]): Promise<number>
       if (rows.length !== 12) throw new Error(`expected 12 suggestions, got ${rows.length}`)
     })
   }
-  return percentile(times.sort((a, b) => a - b), 95)
+  return latency(times)
 }
 
-async function enqueueP95(sql: postgres.Sql, ids: string[]): Promise<number> {
+/** enqueue_discovery_for_user as the queue-worker's handler calls it (one statement, autocommit). */
+async function enqueueLatency(sql: postgres.Sql, ids: string[]): Promise<Latency> {
   const times: number[] = []
   for (const id of ids) {
     const t0 = performance.now()
@@ -136,7 +147,7 @@ async function enqueueP95(sql: postgres.Sql, ids: string[]): Promise<number> {
     times.push(performance.now() - t0)
     if (n !== INTERESTS_PER_USER) throw new Error(`expected ${INTERESTS_PER_USER} items, got ${n}`)
   }
-  return percentile(times.sort((a, b) => a - b), 95)
+  return latency(times)
 }
 
 /** Drains the discovery queue through the gateway; returns items per second. */
@@ -168,22 +179,23 @@ export const bench: Bench = {
     await load(sql, log)
     log(`discovery: loaded in ${round((performance.now() - started) / 1000, 1)} s`)
 
-    const suggestions: number[] = []
-    const enqueue: number[] = []
+    const suggestions: Latency[] = []
+    const enqueue: Latency[] = []
     const rates: number[] = []
     try {
       // Warm the plans and caches once, on users no round uses.
       const warm = await userIds(sql, Array.from({ length: 100 }, (_, i) => USERS - i))
-      await suggestionsP95(sql, warm)
+      await suggestionsLatency(sql, warm)
 
       for (let r = 0; r < ROUNDS; r++) {
         const ids = await userIds(sql, usersForRound(r))
-        suggestions.push(await suggestionsP95(sql, ids))
-        enqueue.push(await enqueueP95(sql, ids))
+        suggestions.push(await suggestionsLatency(sql, ids))
+        enqueue.push(await enqueueLatency(sql, ids))
         rates.push(await drainRate(ctx.apiUrl, ctx.serviceRoleKey, ids.length * INTERESTS_PER_USER))
         log(
-          `discovery: round ${r + 1}: suggestions p95 ${round(suggestions[r])} ms, ` +
-            `enqueue p95 ${round(enqueue[r])} ms, run ${Math.round(rates[r])} items/s`,
+          `discovery: round ${r + 1}: suggestions p50/p95 ${round(suggestions[r].p50)}/` +
+            `${round(suggestions[r].p95)} ms, enqueue p50/p95 ${round(enqueue[r].p50)}/` +
+            `${round(enqueue[r].p95)} ms, run ${Math.round(rates[r])} items/s`,
         )
       }
     } finally {
@@ -192,20 +204,36 @@ export const bench: Bench = {
 
     const data = `${USERS / 1000}k users, ${USERS * INTERESTS_PER_USER / 1e6}M interests, ` +
       `${CANDIDATES / 1000}k candidates`
+    const sugP95 = median(suggestions.map((l) => l.p95))
+    const enqP95 = median(enqueue.map((l) => l.p95))
     const figures: Figure[] = [
       {
-        name: `marketplace_suggestions_for_user p95 (as the user, ${data})`,
-        value: round(median(suggestions)),
+        name: `marketplace_suggestions_for_user p50 (as the user, ${data})`,
+        value: round(median(suggestions.map((l) => l.p50))),
         unit: 'ms',
-        target: '< 10 ms',
-        ok: median(suggestions) < 10,
+        target: 'info',
+        ok: true,
       },
       {
-        name: 'enqueue_discovery_for_user p95 (10 items each)',
-        value: round(median(enqueue)),
+        name: `marketplace_suggestions_for_user p95 (as the user, ${data})`,
+        value: round(sugP95),
+        unit: 'ms',
+        target: '< 10 ms',
+        ok: sugP95 < 10,
+      },
+      {
+        name: 'enqueue_discovery_for_user p50 (10 items each, incl. commit)',
+        value: round(median(enqueue.map((l) => l.p50))),
+        unit: 'ms',
+        target: 'info',
+        ok: true,
+      },
+      {
+        name: 'enqueue_discovery_for_user p95 (10 items each, incl. commit)',
+        value: round(enqP95),
         unit: 'ms',
         target: '< 5 ms',
-        ok: median(enqueue) < 5,
+        ok: enqP95 < 5,
       },
       {
         name: `rocker-discovery-run via gateway (limit ${RUN_LIMIT}/request)`,
