@@ -98,8 +98,8 @@ Deno.test('a function with verify_jwt off is reachable without a key', async () 
 
 Deno.test('health_check over the RPC route works with only the anon key', async () => {
   const res = await rpc('health_check', { key: env.anonKey, bearer: env.anonKey })
-  assert.equal(res.status, 200)
   const body = await res.json()
+  assert.equal(res.status, 200, JSON.stringify(body))
   assert.equal(body.app.status, 'ok')
   assert.equal(body.database.status, 'ok')
   const apikeyOnly = await rpc('health_check', { key: env.anonKey })

@@ -21,15 +21,18 @@ interface Candidate {
   allowed: boolean
 }
 
+// Argument lists come back as jsonb, not text[]: postgres.js learns array type OIDs on its
+// first connection, and a query on another pooled connection can race that and receive the raw
+// '{…}' string instead of an array.
 const CANDIDATES_SQL = `
   select p.oid::int as oid,
-         coalesce(array(
+         to_jsonb(coalesce(array(
            select a.name from unnest(coalesce(p.proargnames, array[]::text[]),
                                      coalesce(p.proargmodes::text[], array[]::text[]))
                                with ordinality as a(name, mode, ord)
-           where coalesce(a.mode, 'i') in ('i', 'b', 'v') order by a.ord), '{}') as in_names,
-         array(select format_type(t, null) from unnest(p.proargtypes::oid[]) with ordinality
-               as x(t, ord) order by x.ord) as in_types,
+           where coalesce(a.mode, 'i') in ('i', 'b', 'v') order by a.ord), '{}')) as in_names,
+         to_jsonb(array(select format_type(t, null) from unnest(p.proargtypes::oid[])
+               with ordinality as x(t, ord) order by x.ord)) as in_types,
          p.pronargs::int as nargs, p.pronargdefaults::int as ndefaults, p.proretset as retset,
          t.typtype::text as ret_typtype, format_type(p.prorettype, null) as ret_type,
          p.provolatile::text as volatility,
