@@ -1,0 +1,106 @@
+// The ops CLI against the real test stack: flag changes land in the ledger with the operator's
+// name and reason, refusals change nothing, the DLQ commands move rows, and smoke passes.
+import assert from 'node:assert/strict'
+import { adminSql, testStackEnv } from '../local/testing.ts'
+import { main } from './cli.ts'
+import { type Operator, UsageError } from './connection.ts'
+import { setCanary, setSafeMode } from './flags.ts'
+import { parseQueue, redriveDeadLetters } from './queue.ts'
+import { smoke } from './smoke.ts'
+
+const env = testStackEnv()
+const op: Operator = { actor: 'ops:test', reason: 'ops cli test' }
+
+async function withSql(fn: (sql: ReturnType<typeof adminSql>) => Promise<void>) {
+  const sql = adminSql(env)
+  try {
+    await fn(sql)
+  } finally {
+    await sql.end()
+  }
+}
+
+async function flagValue(sql: ReturnType<typeof adminSql>, key: string) {
+  return (await sql`select value from public.feature_flags where key = ${key}`)[0].value
+}
+
+Deno.test('safe-mode on for a percentage is written and ledgered with actor and reason', () =>
+  withSql(async (sql) => {
+    const before = await flagValue(sql, 'global.safe_mode')
+    try {
+      const change = await setSafeMode(sql, op, 'on', 95)
+      assert.deepEqual(change.after, { enabled: true, percentage: 95 })
+      assert.deepEqual(await flagValue(sql, 'global.safe_mode'), { enabled: true, percentage: 95 })
+      const [row] = await sql`
+        select actor, reason, after from public.ai_action_ledger
+         where target = 'global.safe_mode' order by id desc limit 1`
+      assert.equal(row.actor, 'ops:test')
+      assert.equal(row.reason, 'ops cli test')
+      assert.deepEqual(row.after, { enabled: true, percentage: 95 })
+    } finally {
+      await sql`update public.feature_flags set value = ${JSON.stringify(before)}::text::jsonb
+                 where key = 'global.safe_mode'`
+    }
+  }))
+
+Deno.test('a change without a reason is refused and changes nothing', () =>
+  withSql(async (sql) => {
+    const before = await flagValue(sql, 'global.safe_mode')
+    await assert.rejects(
+      () => setSafeMode(sql, { actor: 'ops:test', reason: ' ' }, 'on'),
+      UsageError,
+    )
+    assert.deepEqual(await flagValue(sql, 'global.safe_mode'), before)
+  }))
+
+Deno.test('a value the database refuses changes nothing and leaves no ledger row', () =>
+  withSql(async (sql) => {
+    const before = await flagValue(sql, 'global.safe_mode')
+    const ledgerBefore = (await sql`select count(*)::int as n from public.ai_action_ledger`)[0].n
+    await assert.rejects(() => setSafeMode(sql, op, 'on', 150), /percentage/)
+    assert.deepEqual(await flagValue(sql, 'global.safe_mode'), before)
+    const ledgerAfter = (await sql`select count(*)::int as n from public.ai_action_ledger`)[0].n
+    assert.equal(ledgerAfter, ledgerBefore)
+  }))
+
+Deno.test('a canary needs a boolean flag and a percentage from 0 to 100', () =>
+  withSql(async (sql) => {
+    await assert.rejects(() => setCanary(sql, op, 'ranker.policy', 10), UsageError)
+    await assert.rejects(() => setCanary(sql, op, 'marketplace.suggest', 101), UsageError)
+    await assert.rejects(() => setCanary(sql, op, 'no.such.flag', 10), UsageError)
+  }))
+
+Deno.test('dlq redrive puts a dead event back in the queue', () =>
+  withSql(async (sql) => {
+    const [{ id }] = await sql`
+      insert into public.events_queue (topic, payload, status, attempts, last_error)
+      values ('ops.test.dlq', '{}', 'error', 5, 'boom') returning id`
+    try {
+      assert.equal(await redriveDeadLetters(sql, op, parseQueue('events'), [Number(id)]), 1)
+      const [row] = await sql`select status, attempts from public.events_queue where id = ${id}`
+      assert.deepEqual({ ...row }, { status: 'queued', attempts: 0 })
+    } finally {
+      await sql`delete from public.events_queue where id = ${id}`
+    }
+  }))
+
+Deno.test('an unknown queue name is a usage error', () => {
+  assert.throws(() => parseQueue('nope'), UsageError)
+})
+
+Deno.test('smoke passes against a healthy stack', () =>
+  withSql(async (sql) => {
+    const checks = await smoke(sql, {
+      dbUrl: env.dbUrl,
+      apiUrl: env.apiUrl,
+      anonKey: env.anonKey,
+      serviceRoleKey: env.serviceRoleKey,
+    })
+    for (const c of checks) assert.ok(c.ok, `${c.name}: ${c.detail}`)
+    assert.equal(checks.length, 3)
+  }))
+
+Deno.test('the CLI exits 2 on a usage error and 0 on a read', async () => {
+  assert.equal(await main(['safe-mode', 'sideways', '--reason', 'x']), 2)
+  assert.equal(await main(['flags']), 0)
+})

@@ -1,0 +1,75 @@
+// Queue runbook commands: health views, requeueing expired leases, the dead-letter queue, and
+// the maintenance GC. Each calls the SQL the runbooks name, so the CLI and the SQL editor agree.
+import { asOperator, type Operator, type Sql, UsageError } from './connection.ts'
+
+export const QUEUES = ['events_queue', 'marketplace_discovery_queue'] as const
+export type QueueName = typeof QUEUES[number]
+
+export function parseQueue(name: string | undefined): QueueName {
+  const full = name === 'events'
+    ? 'events_queue'
+    : name === 'discovery'
+    ? 'marketplace_discovery_queue'
+    : name
+  if (!QUEUES.includes(full as QueueName)) {
+    throw new UsageError(`queue must be one of: events, discovery (got ${name ?? 'nothing'})`)
+  }
+  return full as QueueName
+}
+
+export async function queueHealth(sql: Sql) {
+  const events = await sql`select * from public.vw_events_queue_health order by topic, status`
+  const discovery = await sql`select * from public.vw_discovery_queue_health order by status`
+  return { events: [...events], discovery: [...discovery] }
+}
+
+export async function requeueExpired(sql: Sql, op: Operator): Promise<number> {
+  return await asOperator(sql, op, async (tx) => {
+    const [{ n }] = await tx`select public.requeue_expired_leases() as n`
+    await tx`select public.record_ai_action('queue.requeue_expired_leases', 'queues',
+                                            null, jsonb_build_object('requeued', ${n}::int))`
+    return Number(n)
+  })
+}
+
+export async function listDeadLetters(sql: Sql, limit: number) {
+  return [
+    ...await sql`select * from public.vw_dead_letter_queue
+                        order by failed_at desc nulls last limit ${limit}`,
+  ]
+}
+
+export async function redriveDeadLetters(
+  sql: Sql,
+  op: Operator,
+  queue: QueueName,
+  ids: number[] | null,
+): Promise<number> {
+  return await asOperator(sql, op, async (tx) => {
+    const [{ n }] = await tx`
+      select ops.redrive_dead_letters(p_queue => ${queue}::text,
+                                      p_ids => ${ids}::bigint[]) as n`
+    return Number(n)
+  })
+}
+
+export async function purgeDeadLetters(
+  sql: Sql,
+  op: Operator,
+  queue: QueueName,
+  olderThan: string,
+): Promise<number> {
+  return await asOperator(sql, op, async (tx) => {
+    const [{ n }] = await tx`
+      select ops.purge_dead_letters(p_queue => ${queue}::text,
+                                    p_older_than => ${olderThan}::interval) as n`
+    return Number(n)
+  })
+}
+
+/** The daily jobs, on demand: expired leases, old done rows, old rate-limit windows. */
+export async function runMaintenance(sql: Sql): Promise<void> {
+  // A procedure that commits between batches must be called outside a transaction block.
+  await sql`call ops.run_queue_maintenance()`
+  await sql`select ops.gc_rate_limits()`
+}
