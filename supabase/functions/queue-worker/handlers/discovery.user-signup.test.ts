@@ -6,7 +6,11 @@ import type { EventJob } from '../../_shared/lease.ts'
 import { parseEnv } from '../../_shared/env.ts'
 import { adminSql, testStackEnv } from '../../../../local/testing.ts'
 import { productionRegistry } from '../registry.ts'
-import { DISCOVERY_USER_SIGNUP_TOPIC, discoveryUserSignup } from './discovery.user-signup.ts'
+import {
+  DISCOVERY_USER_SIGNUP_TOPIC,
+  discoveryUserSignup,
+  payloadSchema,
+} from './discovery.user-signup.ts'
 
 const stack = testStackEnv()
 const env = parseEnv({
@@ -66,4 +70,12 @@ Deno.test('a job without a uuid user_id fails with a clear message', async () =>
   } finally {
     await sql.end()
   }
+})
+
+Deno.test('the seeded test user (a non-RFC-4122 id Postgres accepts) is a valid payload', () => {
+  // The QA user 00000000-…-000000000001 signs up through this handler; a strict RFC
+  // uuid check would fail its job until it dead-lettered.
+  const parsed = payloadSchema.safeParse({ user_id: '00000000-0000-0000-0000-000000000001' })
+  assert.equal(parsed.success, true)
+  assert.equal(payloadSchema.safeParse({ user_id: 'not-a-uuid' }).success, false)
 })

@@ -9,8 +9,10 @@ import type { HandlerContext, TopicHandler } from '../registry.ts'
 export const DISCOVERY_USER_SIGNUP_TOPIC = 'discovery.user-signup'
 
 /** The payload the trigger writes. Anything else is a bug upstream: fail the job, loudly. */
+// z.guid, not z.uuid: zod's uuid() demands RFC 4122 version/variant bits, but Postgres (and
+// auth.users) accept any 8-4-4-4-12 hex id, such as the seeded 00000000-…-000000000001 user.
 export const payloadSchema = z.looseObject({
-  user_id: z.uuid({ error: 'payload.user_id must be a uuid' }),
+  user_id: z.guid({ error: 'payload.user_id must be a uuid' }),
 })
 export type DiscoveryUserSignupPayload = z.output<typeof payloadSchema>
 
