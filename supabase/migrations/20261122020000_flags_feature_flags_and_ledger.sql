@@ -47,14 +47,50 @@ grant select on table public.ai_action_ledger to service_role;
 
 
 -- ---------------------------------------------------------------------------------------------
--- Who is acting: JWT subject, else app.actor, else the database role
+-- Who is acting: JWT subject, else app.actor, else pg_cron, else the database role
 -- ---------------------------------------------------------------------------------------------
+
+-- The caller's `request.jwt.claims` as a jsonb object, or null when unset, empty, not JSON or
+-- not an object. Safe on purpose: the ledger reads the claims on every flag write, and a
+-- malformed setting (a buggy client, a hand-typed set_config) must not make flag writes fail;
+-- the kill switch has to work whatever the session looks like. auth.jwt()/auth.uid() still
+-- raise on such claims (Supabase's behaviour); the flag write path does not call them.
+-- plpgsql with an exception block because PG 15 has no pg_input_is_valid(); the
+-- subtransaction is only entered when the setting is non-empty.
+create or replace function ops.request_jwt_claims()
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  raw text := nullif(pg_catalog.current_setting('request.jwt.claims', true), '');
+  claims jsonb;
+begin
+  if raw is null then
+    return null;
+  end if;
+  begin
+    claims := raw::jsonb;
+  exception when data_exception or program_limit_exceeded then
+    -- 22P02 invalid json, 22P05 bad escapes, 54001 nesting too deep: treat as no claims.
+    return null;
+  end;
+  return case when pg_catalog.jsonb_typeof(claims) = 'object' then claims end;
+end
+$$;
+revoke all on function ops.request_jwt_claims() from public;
+grant execute on function ops.request_jwt_claims() to service_role;
 
 -- The actor for a ledger row. Called from SECURITY DEFINER code, where current_user is the
 -- function's owner; the `role` setting still holds the role the caller switched to (what
 -- PostgREST, our functions and the tests do with set_config('role', …)), and session_user is
--- the login role when nobody switched. Order: the JWT subject (a signed-in user), the
--- `app.actor` session setting (ops tools set it, e.g. 'ops-cli:alice'), then that role.
+-- the login role when nobody switched. Order:
+--   1. the JWT subject (a signed-in user; unreadable claims count as none),
+--   2. the `app.actor` setting (the ops CLI sets it, e.g. 'ops:alice'; so may any session),
+--   3. 'pg_cron' when application_name is 'pg_cron' (pg_cron sets it for every job it runs,
+--      so a cron-made change is not mistaken for the console, which is the same role),
+--   4. the role the session switched to (`role` setting), else session_user.
 create or replace function ops.ledger_actor()
 returns text
 language sql
@@ -62,9 +98,11 @@ stable
 set search_path = ''
 as $$
   select coalesce(
-    nullif(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', ''),
+    nullif(ops.request_jwt_claims() ->> 'sub', ''),
     nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
     nullif(pg_catalog.current_setting('app.actor', true), ''),
+    case when pg_catalog.current_setting('application_name', true) = 'pg_cron'
+         then 'pg_cron' end,
     nullif(pg_catalog.current_setting('role', true), 'none'),
     session_user::text
   )
@@ -74,7 +112,8 @@ grant execute on function ops.ledger_actor() to service_role;
 
 -- How the action arrived, for the ledger's `context`: the effective role, the JWT's role
 -- claim, the login role, the client's application_name (pg_cron sets 'pg_cron', our functions
--- 'edge-kernel'), and the transaction id (groups the rows of one change set).
+-- 'edge-kernel'), the transaction id (groups the rows of one change set), and
+-- `jwt_claims_malformed: true` when request.jwt.claims was set but unreadable.
 create or replace function ops.ledger_context()
 returns jsonb
 language sql
@@ -83,11 +122,15 @@ set search_path = ''
 as $$
   select pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
     'role', coalesce(nullif(pg_catalog.current_setting('role', true), 'none'), session_user::text),
-    'jwt_role', nullif(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb
-                       ->> 'role', ''),
+    'jwt_role', nullif(c.claims ->> 'role', ''),
+    'jwt_claims_malformed',
+      case when c.claims is null
+                and nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is not null
+           then true end,
     'session_user', session_user::text,
     'application_name', nullif(pg_catalog.current_setting('application_name', true), ''),
     'txid', pg_catalog.txid_current()))
+  from (select ops.request_jwt_claims() as claims) c
 $$;
 revoke all on function ops.ledger_context() from public;
 grant execute on function ops.ledger_context() to service_role;
@@ -213,13 +256,19 @@ grant select, insert, update, delete on table public.feature_flags to service_ro
 
 
 -- ---------------------------------------------------------------------------------------------
--- Validation of known keys
+-- Validation: the rollout fields of every key, plus the shape of known keys
 -- ---------------------------------------------------------------------------------------------
 
 -- Raises 22023 with '<key>: <what is wrong>' when `value` is not acceptable for `key`, so an
--- invalid update fails with a clear message and changes nothing. Boolean flags accept only
--- enabled / percentage / group: a misspelt "percentage" would otherwise silently mean 100 %.
--- Unknown keys accept any JSON object. A later migration adds keys by replacing this function.
+-- invalid write fails with a clear message and changes nothing. Rules:
+--   every key     value is a JSON object; when present, "enabled" is a boolean, "percentage" a
+--                 number from 0 to 100, "group" a non-empty string (the evaluators read these
+--                 on any key: a typo such as "percentage": "5" must not become a 100 % rollout);
+--                 other properties are free.
+--   boolean flags (the four contract ones) need "enabled" and accept nothing else than
+--                 enabled / percentage / group: a misspelt "percent" would silently mean 100 %.
+--   ranker.policy a non-empty "version" and an "epsilon" from 0 to 1.
+-- A later migration adds keys by replacing this function.
 create or replace function public.validate_feature_flag(p_key text, p_value jsonb)
 returns void
 language plpgsql
@@ -234,6 +283,26 @@ begin
     raise exception '%: value must be a JSON object', p_key using errcode = '22023';
   end if;
 
+  -- The rollout fields, on any key.
+  if p_value ? 'enabled' and pg_catalog.jsonb_typeof(p_value -> 'enabled') <> 'boolean' then
+    raise exception '%: "enabled" must be a boolean', p_key using errcode = '22023';
+  end if;
+  if p_value ? 'percentage' then
+    if pg_catalog.jsonb_typeof(p_value -> 'percentage') <> 'number' then
+      raise exception '%: "percentage" must be a number from 0 to 100', p_key
+        using errcode = '22023';
+    end if;
+    pct := (p_value ->> 'percentage')::numeric;
+    if pct < 0 or pct > 100 then
+      raise exception '%: "percentage" must be a number from 0 to 100', p_key
+        using errcode = '22023';
+    end if;
+  end if;
+  if p_value ? 'group' and (pg_catalog.jsonb_typeof(p_value -> 'group') <> 'string'
+                            or pg_catalog.btrim(p_value ->> 'group') = '') then
+    raise exception '%: "group" must be a non-empty string', p_key using errcode = '22023';
+  end if;
+
   if p_key in ('global.safe_mode', 'marketplace.suggest', 'learning.enabled',
                'crush_mode.enabled') then
     -- GUARD: only the properties the evaluators read.
@@ -246,23 +315,8 @@ begin
       raise exception '%: unknown property "%" (allowed: enabled, percentage, group)',
         p_key, extra using errcode = '22023';
     end if;
-    if pg_catalog.jsonb_typeof(p_value -> 'enabled') is distinct from 'boolean' then
+    if not p_value ? 'enabled' then
       raise exception '%: "enabled" must be a boolean', p_key using errcode = '22023';
-    end if;
-    if p_value ? 'percentage' then
-      if pg_catalog.jsonb_typeof(p_value -> 'percentage') <> 'number' then
-        raise exception '%: "percentage" must be a number from 0 to 100', p_key
-          using errcode = '22023';
-      end if;
-      pct := (p_value ->> 'percentage')::numeric;
-      if pct < 0 or pct > 100 then
-        raise exception '%: "percentage" must be a number from 0 to 100', p_key
-          using errcode = '22023';
-      end if;
-    end if;
-    if p_value ? 'group' and (pg_catalog.jsonb_typeof(p_value -> 'group') <> 'string'
-                              or pg_catalog.btrim(p_value ->> 'group') = '') then
-      raise exception '%: "group" must be a non-empty string', p_key using errcode = '22023';
     end if;
 
   elsif p_key = 'ranker.policy' then
@@ -270,8 +324,11 @@ begin
        or pg_catalog.btrim(p_value ->> 'version') = '' then
       raise exception '%: "version" must be a non-empty string', p_key using errcode = '22023';
     end if;
-    if pg_catalog.jsonb_typeof(p_value -> 'epsilon') is distinct from 'number'
-       or (p_value ->> 'epsilon')::numeric not between 0 and 1 then
+    -- Two statements: a cast inside an OR could run before its type guard.
+    if pg_catalog.jsonb_typeof(p_value -> 'epsilon') is distinct from 'number' then
+      raise exception '%: "epsilon" must be a number from 0 to 1', p_key using errcode = '22023';
+    end if;
+    if (p_value ->> 'epsilon')::numeric not between 0 and 1 then
       raise exception '%: "epsilon" must be a number from 0 to 1', p_key using errcode = '22023';
     end if;
   end if;
@@ -407,8 +464,14 @@ grant execute on function public.flag_bucket(text, uuid) to authenticated, servi
 
 -- Whether boolean flag `p_key` is on, for `p_user_id` when given. The rules (identical in
 -- _shared/flags.ts; the vectors file checks both):
---   no row, or "enabled" not true                 -> false
---   no "percentage" (or not a number)              -> true
+--   no row                                         -> false
+--   a malformed value (not an object; "enabled" not a boolean, "percentage" not a number from
+--     0 to 100, or "group" not a non-empty string, when present) -> the fail-safe answer:
+--     true for global.safe_mode, false for every other flag. validate_feature_flag refuses such
+--     values, so this only matters if validation was bypassed (triggers disabled, a replica
+--     session); it must never read as a 100 % rollout.
+--   "enabled" not true                             -> false
+--   no "percentage"                                -> true
 --   a user                                         -> flag_bucket(group or key, user) <= percentage
 --   no user, percentage >= 100                     -> true
 --   no user, 0 < percentage < 100                  -> false, except for the kill switch
@@ -426,23 +489,42 @@ declare
   v jsonb;
   pct numeric;
   seed text;
+  malformed boolean;
 begin
   select f.value into v from public.feature_flags f where f.key = p_key;
-  if v is null or (v -> 'enabled') is distinct from 'true'::jsonb then
+  if v is null then
     return false;
   end if;
-  if pg_catalog.jsonb_typeof(v -> 'percentage') is distinct from 'number' then
+  -- Malformed? One check per statement: a cast inside an OR could run before its type guard.
+  malformed := pg_catalog.jsonb_typeof(v) <> 'object';
+  if not malformed and v ? 'enabled' then
+    malformed := pg_catalog.jsonb_typeof(v -> 'enabled') <> 'boolean';
+  end if;
+  if not malformed and v ? 'percentage' then
+    if pg_catalog.jsonb_typeof(v -> 'percentage') <> 'number' then
+      malformed := true;
+    else
+      pct := (v ->> 'percentage')::numeric;
+      malformed := pct < 0 or pct > 100;
+    end if;
+  end if;
+  if not malformed and v ? 'group' then
+    malformed := pg_catalog.jsonb_typeof(v -> 'group') <> 'string' or v ->> 'group' = '';
+  end if;
+  if malformed then
+    return p_key = 'global.safe_mode';
+  end if;
+
+  if (v -> 'enabled') is distinct from 'true'::jsonb then
+    return false;
+  end if;
+  if pct is null then
     return true;
   end if;
-  pct := (v ->> 'percentage')::numeric;
   if p_user_id is null then
     return pct >= 100 or (p_key = 'global.safe_mode' and pct > 0);
   end if;
-  seed := case
-            when pg_catalog.jsonb_typeof(v -> 'group') = 'string' and v ->> 'group' <> ''
-              then v ->> 'group'
-            else p_key
-          end;
+  seed := coalesce(v ->> 'group', p_key);
   return public.flag_bucket(seed, p_user_id) <= pct;
 end
 $$;

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict'
 import { adminSql, testStackEnv } from '../../../local/testing.ts'
 import { bucketOf } from './bucket.ts'
 import { createDb } from './db.ts'
-import { createFlagStore, evaluateFlagValue, FLAG_KEYS, type FlagRow } from './flags.ts'
+import {
+  createFlagStore,
+  evaluateFlagValue,
+  FLAG_KEYS,
+  type FlagRow,
+  isMalformedFlagValue,
+} from './flags.ts'
 
 // ---------------------------------------------------------------------------------------------
 // The shared vectors (also checked by supabase/tests/flags/percentage_rollouts_…test.sql)
@@ -69,6 +75,56 @@ Deno.test('evaluateFlagValue names the rule that decided', () => {
   assert.deepEqual(evaluateFlagValue(FLAG_KEYS.safeMode, { enabled: true, percentage: 95 }), {
     value: true,
     rule: 'DEFAULT',
+  })
+})
+
+Deno.test('a malformed value is never a rollout: fail-safe answer, rule ERROR', () => {
+  const user = '00000000-0000-0000-0000-000000000001'
+  const malformed: unknown[] = [
+    { enabled: true, percentage: '5' },
+    { enabled: true, percentage: 500 },
+    { enabled: true, percentage: -1 },
+    { enabled: 'true' },
+    { enabled: true, group: '' },
+    { enabled: true, group: 7 },
+    [true],
+    'on',
+    null,
+  ]
+  for (const value of malformed) {
+    assert.ok(isMalformedFlagValue(value), JSON.stringify(value))
+    for (const u of [user, null]) {
+      assert.deepEqual(evaluateFlagValue('new.flag', value, u), { value: false, rule: 'ERROR' })
+      assert.deepEqual(evaluateFlagValue(FLAG_KEYS.safeMode, value, u), {
+        value: true,
+        rule: 'ERROR',
+      })
+    }
+  }
+  for (const value of [{}, { enabled: false }, { enabled: true, percentage: 0 }, { note: 'x' }]) {
+    assert.ok(!isMalformedFlagValue(value), JSON.stringify(value))
+  }
+})
+
+Deno.test('the store reports a malformed stored value as ERROR with the fail-safe answer', async () => {
+  const store = createFlagStore({
+    load: () =>
+      Promise.resolve([
+        { key: 'global.safe_mode', value: { enabled: 'false' } },
+        { key: 'new.canary', value: { enabled: true, percentage: '5' } },
+        { key: 'ranker.policy', value: { version: 'epsilon_greedy_v1', epsilon: 0.08 } },
+      ]),
+  })
+  assert.deepEqual(await store.evaluate('new.canary', '00000000-0000-0000-0000-000000000001'), {
+    value: false,
+    reason: 'ERROR',
+  })
+  assert.deepEqual(await store.evaluate(FLAG_KEYS.safeMode), { value: true, reason: 'ERROR' })
+  assert.deepEqual(await store.rankerPolicy(), {
+    version: 'epsilon_greedy_v1',
+    epsilon: 0,
+    safeMode: true,
+    reason: 'ERROR',
   })
 })
 

@@ -10,7 +10,8 @@
 //   TARGETING_MATCH  a rule overrode the stored value (rankerPolicy: safe mode forces epsilon 0)
 //   DEFAULT          no such flag, or a partial rollout evaluated without a user
 //   STALE            the database could not be read; the last known values were used
-//   ERROR            nothing usable for `staleMs`: the fail-safe value was returned
+//   ERROR            nothing usable for `staleMs`, or the stored value is malformed: the
+//                    fail-safe value was returned
 import type { Sql } from './db.ts'
 import { withDeadline } from './deadline.ts'
 import { bucketOf } from './bucket.ts'
@@ -72,16 +73,36 @@ export const FAIL_SAFE_VALUES: Readonly<Record<string, boolean>> = {
 // nobody in particular (cron, batch jobs) stays in safe mode until the canary reaches everyone.
 const KILL_SWITCHES: ReadonlySet<string> = new Set([FLAG_KEYS.safeMode])
 
-type Rule = 'STATIC' | 'SPLIT' | 'DEFAULT'
+type Rule = 'STATIC' | 'SPLIT' | 'DEFAULT' | 'ERROR'
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /**
+ * Whether a stored value is malformed for evaluation: not an object, or, when present,
+ * "enabled" not a boolean, "percentage" not a number from 0 to 100, "group" not a non-empty
+ * string. public.validate_feature_flag refuses such values; public.flag_enabled applies the same
+ * test, for when validation was bypassed.
+ */
+export function isMalformedFlagValue(value: unknown): boolean {
+  if (!isObject(value)) return true
+  if ('enabled' in value && typeof value.enabled !== 'boolean') return true
+  if ('percentage' in value) {
+    const p = value.percentage
+    if (typeof p !== 'number' || !(p >= 0 && p <= 100)) return true
+  }
+  if ('group' in value && (typeof value.group !== 'string' || value.group === '')) return true
+  return false
+}
+
+/**
  * The rules of public.flag_enabled(), as a pure function of a flag's stored value (`undefined`
  * when there is no such flag):
- * - no flag, or "enabled" not `true`             -> false
- * - no numeric "percentage"                      -> true
+ * - no flag                                      -> false (DEFAULT)
+ * - a malformed value (isMalformedFlagValue)     -> the fail-safe answer, FAIL_SAFE_VALUES
+ *   (safe mode on, anything else off), rule ERROR: never a 100 % rollout by typo
+ * - "enabled" not `true`                         -> false
+ * - no "percentage"                              -> true
  * - a user                                       -> bucket(group or key, user) <= percentage
  * - no user: percentage >= 100 -> true; a partial rollout -> false, except a kill switch
  *   (global.safe_mode) with percentage > 0, which stays on.
@@ -93,14 +114,16 @@ export function evaluateFlagValue(
   bucket: (seed: string, userId: string) => number = bucketOf,
 ): { value: boolean; rule: Rule } {
   if (value === undefined) return { value: false, rule: 'DEFAULT' }
-  if (!isObject(value) || value.enabled !== true) return { value: false, rule: 'STATIC' }
-  const percentage = value.percentage
+  if (isMalformedFlagValue(value)) return { value: FAIL_SAFE_VALUES[key] ?? false, rule: 'ERROR' }
+  const v = value as Record<string, unknown>
+  if (v.enabled !== true) return { value: false, rule: 'STATIC' }
+  const percentage = v.percentage
   if (typeof percentage !== 'number') return { value: true, rule: 'STATIC' }
   if (userId === undefined || userId === null) {
     if (percentage >= 100) return { value: true, rule: 'STATIC' }
     return { value: KILL_SWITCHES.has(key) && percentage > 0, rule: 'DEFAULT' }
   }
-  const seed = typeof value.group === 'string' && value.group !== '' ? value.group : key
+  const seed = typeof v.group === 'string' ? v.group : key
   return { value: bucket(seed, userId) <= percentage, rule: 'SPLIT' }
 }
 
@@ -244,6 +267,7 @@ export function createFlagStore(options: FlagStoreOptions): FlagStore {
       return { value: FAIL_SAFE_VALUES[key] ?? false, reason: 'ERROR' }
     }
     const { value, rule } = evaluateFlagValue(key, snap.values.get(key), userId, memoBucket)
+    if (rule === 'ERROR') return { value, reason: 'ERROR' }
     if (snap.freshness === 'STALE') return { value, reason: 'STALE' }
     return { value, reason: rule === 'STATIC' && snap.freshness === 'CACHED' ? 'CACHED' : rule }
   }
@@ -277,7 +301,8 @@ export function createFlagStore(options: FlagStoreOptions): FlagStore {
     const version = valid ? stored.version as string : DEFAULT_RANKER_VERSION
     const stale = snap.freshness === 'STALE'
     if (safe.value) {
-      return { version, epsilon: 0, safeMode: true, reason: stale ? 'STALE' : 'TARGETING_MATCH' }
+      const reason = safe.reason === 'ERROR' ? 'ERROR' : stale ? 'STALE' : 'TARGETING_MATCH'
+      return { version, epsilon: 0, safeMode: true, reason }
     }
     if (!valid) {
       return { version, epsilon: 0, safeMode: false, reason: stale ? 'STALE' : 'DEFAULT' }

@@ -1,8 +1,8 @@
 -- Every insert, update and delete of a flag writes a ledger row with actor, before, after and
 -- reason, whichever path made it: the SQL console, an ops tool (app.actor), a function as
--- service_role, a signed-in JWT subject, a cron job.
+-- service_role, a signed-in JWT subject, a cron job; and with malformed JWT claims.
 begin;
-select plan(19);
+select plan(24);
 
 select tests.create_supabase_user('ops_alice');
 
@@ -121,11 +121,45 @@ select tests.clear_authentication();
 select set_config('application_name', 'pg_cron', true);
 update public.feature_flags set value = '{"enabled": true}' where key = 'crush_mode.enabled';
 select results_eq(
-  $$ select actor, context ->> 'application_name' from last_entry $$,
-  $$ values ('postgres', 'pg_cron') $$,
-  'a cron-made change is attributed to the job''s role, with its application_name'
+  $$ select actor, context ->> 'role', context ->> 'application_name' from last_entry $$,
+  $$ values ('pg_cron', 'postgres', 'pg_cron') $$,
+  'a cron-made change is attributed to pg_cron (not the console''s postgres), role in context'
 );
+select set_config('app.actor', 'ops:bob', true);
+update public.feature_flags set value = '{"enabled": false}' where key = 'crush_mode.enabled';
+select is((select actor from last_entry), 'ops:bob',
+          'app.actor set by the command still wins over pg_cron');
+select set_config('app.actor', '', true);
 select set_config('application_name', 'pg_prove', true);
+
+-- ---------------------------------------------------------------------------------------------
+-- Malformed request.jwt.claims: flag writes (the kill switch above all) still work
+-- ---------------------------------------------------------------------------------------------
+select set_config('request.jwt.claims', 'not json', true);
+select lives_ok(
+  $$ UPDATE public.feature_flags
+     SET value = '{"enabled": true}'::jsonb, updated_at = now()
+     WHERE key = 'global.safe_mode' $$,
+  'the safe-mode UPDATE succeeds with claims that are not JSON'
+);
+select results_eq(
+  $$ select actor, action, target, after, context -> 'jwt_claims_malformed', context ? 'jwt_role'
+     from last_entry $$,
+  $$ values ('postgres', 'feature_flags.update', 'global.safe_mode', '{"enabled": true}'::jsonb,
+             'true'::jsonb, false) $$,
+  'and is ledgered as if there were no claims, marked jwt_claims_malformed'
+);
+select set_config('request.jwt.claims', '["not", "an", "object"]', true);
+select set_config('app.actor', 'ops:carol', true);
+update public.feature_flags set value = '{"enabled": false}' where key = 'global.safe_mode';
+select is((select actor from last_entry), 'ops:carol',
+          'claims that are JSON but not an object count as none too (app.actor applies)');
+select set_config('app.actor', '', true);
+select set_config('request.jwt.claims', '', true);
+select is(
+  (select value from public.feature_flags where key = 'global.safe_mode'), '{"enabled": false}'::jsonb,
+  'both writes took effect'
+);
 
 -- ---------------------------------------------------------------------------------------------
 -- Statement shapes: multi-row, no-op, truncate

@@ -1,7 +1,8 @@
--- The database validates flag values per known key; an invalid write fails with a stable
--- message (SQLSTATE 22023, a 400 through _shared/errors.ts) and changes nothing.
+-- The database validates flag values (the rollout fields on every key, the shape of known
+-- keys); an invalid write fails with a stable message naming the key and the field (SQLSTATE
+-- 22023, a 400 through _shared/errors.ts) and changes nothing.
 begin;
-select plan(17);
+select plan(26);
 
 select throws_ok(
   $$ update public.feature_flags set value = '{"enabled": "yes"}' where key = 'global.safe_mode' $$,
@@ -70,6 +71,62 @@ select throws_ok(
   $$ insert into public.feature_flags (key, value) values ('some.new_flag', '"on"') $$,
   '22023', 'some.new_flag: value must be a JSON object',
   'unknown keys still need an object'
+);
+
+-- The rollout fields are checked on ANY key, not only the contract ones: a new canary with a
+-- typo must not become a 100 % rollout (the evaluators read these fields on every key).
+select throws_ok(
+  $$ insert into public.feature_flags (key, value)
+     values ('new.canary', '{"enabled": true, "percentage": "5"}') $$,
+  '22023', 'new.canary: "percentage" must be a number from 0 to 100',
+  'a new key: a percentage given as a string is refused'
+);
+select throws_ok(
+  $$ insert into public.feature_flags (key, value)
+     values ('new.canary', '{"enabled": true, "percentage": 500}') $$,
+  '22023', 'new.canary: "percentage" must be a number from 0 to 100',
+  'a new key: a percentage above 100 is refused'
+);
+select throws_ok(
+  $$ insert into public.feature_flags (key, value)
+     values ('new.canary', '{"enabled": true, "percentage": -0.5}') $$,
+  '22023', 'new.canary: "percentage" must be a number from 0 to 100',
+  'a new key: a negative percentage is refused'
+);
+select throws_ok(
+  $$ insert into public.feature_flags (key, value) values ('new.canary', '{"enabled": "true"}') $$,
+  '22023', 'new.canary: "enabled" must be a boolean',
+  'a new key: enabled given as a string is refused'
+);
+select throws_ok(
+  $$ insert into public.feature_flags (key, value)
+     values ('new.canary', '{"enabled": true, "percentage": 5, "group": " "}') $$,
+  '22023', 'new.canary: "group" must be a non-empty string',
+  'a new key: a blank group is refused'
+);
+select throws_ok(
+  $$ insert into public.feature_flags (key, value)
+     values ('new.canary', '{"enabled": true, "group": ["a"]}') $$,
+  '22023', 'new.canary: "group" must be a non-empty string',
+  'a new key: a group that is not a string is refused'
+);
+select throws_ok(
+  $$ update public.feature_flags
+     set value = '{"version": "epsilon_greedy_v1", "epsilon": 0.1, "enabled": 1}'
+     where key = 'ranker.policy' $$,
+  '22023', 'ranker.policy: "enabled" must be a boolean',
+  'the rollout fields are checked on ranker.policy too'
+);
+select is(
+  (select count(*) from public.feature_flags where key = 'new.canary'), 0::bigint,
+  'none of the refused new keys was stored'
+);
+select lives_ok(
+  $$ insert into public.feature_flags (key, value) values
+       ('new.canary', '{"enabled": true, "percentage": 5, "group": "g", "owner": "team-x"}'),
+       ('new.percentage_only', '{"percentage": 0}'),
+       ('new.free_form', '{"limit": "5", "enabled": false}') $$,
+  'a new key with valid rollout fields and free other properties is accepted'
 );
 
 select is(

@@ -6,7 +6,7 @@
 -- is the repository root under `deno task test` (pg_prove runs there). No superuser file access
 -- and no second copy of the vectors.
 begin;
-select plan(12);
+select plan(14);
 
 create temp table vectors (
   key text not null,
@@ -32,32 +32,53 @@ select is(
 );
 
 -- Each vector's value is stored under its key, then flag_enabled is asked (as a signed-in
--- user would, through RLS).
-create temp table outcomes (n int, key text, user_id uuid, want boolean, got boolean);
+-- user would, through RLS). Some vectors hold values validate_feature_flag refuses (a string
+-- percentage, 500, "enabled": "false", …): they pin what the evaluators do if validation is
+-- ever bypassed, so the validation trigger is off for this loop (the transaction rolls back).
+create temp table outcomes (n int, key text, user_id uuid, refused boolean, want boolean,
+                            got boolean);
 grant select, insert on outcomes to authenticated;
 select tests.create_supabase_user('vector_reader');
+alter table public.feature_flags disable trigger feature_flags_validate;
 do $$
 declare
   v record;
   n int := 0;
+  refused boolean;
 begin
   for v in select * from vectors loop
     n := n + 1;
+    begin
+      perform public.validate_feature_flag(v.key, v.value);
+      refused := false;
+    exception when sqlstate '22023' then
+      refused := true;
+    end;
     insert into public.feature_flags (key, value) values (v.key, v.value)
     on conflict (key) do update set value = excluded.value;
     perform tests.authenticate_as('vector_reader');
-    insert into outcomes values (n, v.key, v.user_id, v.enabled,
+    insert into outcomes values (n, v.key, v.user_id, refused, v.enabled,
                                  public.flag_enabled(v.key, v.user_id));
     perform tests.clear_authentication();
   end loop;
 end
 $$;
+alter table public.feature_flags enable trigger feature_flags_validate;
 
 select is(
   array(select format('#%s %s user %s: got %s, want %s', n, key, user_id, got, want)
         from outcomes where got is distinct from want order by n),
   '{}'::text[],
   'flag_enabled matches every vector'
+);
+select ok((select count(*) >= 10 from outcomes where refused),
+          'the vectors include malformed values (refused by validation)');
+select is(
+  array(select format('#%s %s user %s: got %s', n, key, user_id, got)
+        from outcomes where refused and got is distinct from (key = 'global.safe_mode')
+        order by n),
+  '{}'::text[],
+  'a malformed value evaluates fail-safe: safe mode on, any other flag off (never 100 %)'
 );
 select ok((select bool_or(got) and bool_or(not got) from outcomes),
           'the vectors cover both outcomes');
