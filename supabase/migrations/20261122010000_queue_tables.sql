@@ -48,6 +48,11 @@ create table public.events_queue (
   constraint events_queue_processing_has_lease
     check (status <> 'processing' or (lease_token is not null and lease_expires_at is not null))
 );
+-- Every job is updated at least twice (lease, then ack or fail), and a status change cannot be a
+-- HOT update (status is in the partial indexes' predicates). Free room on each page lets the
+-- new row version stay on its page: one page touched and logged per update instead of two.
+-- Measured on 2 cores: lease of 100 and ack of 100 each ~10-15 % faster at 70 than at 100.
+alter table public.events_queue set (fillfactor = 70);
 
 comment on table public.events_queue is
   'Leased job queue by topic. status=error is the dead-letter queue. See docs/queue.md.';
@@ -60,6 +65,14 @@ create index events_queue_claim_idx on public.events_queue (topic, priority, run
 -- Expired leases are claimable too; this finds them without touching queued or done rows.
 create index events_queue_lease_expiry_idx on public.events_queue (topic, lease_expires_at)
   where status = 'processing';
+
+-- The health view's queued ages (vw_events_queue_health): queued rows in the order they became
+-- runnable, so the oldest and the 95th-percentile age are read at an index offset instead of
+-- sorting every queued row, and the exact count is an index-only scan (the INCLUDEd columns let
+-- Postgres answer the expression without visiting the heap).
+create index events_queue_queued_since_idx
+  on public.events_queue (topic, (greatest(run_at, created_at))) include (run_at, created_at)
+  where status = 'queued';
 
 -- Dedupe: at most one active job per (topic, dedupe_key). Finished jobs leave the index, so
 -- the key can be reused once its job is done or dead.
@@ -104,11 +117,12 @@ create table public.marketplace_discovery_queue (
   constraint marketplace_discovery_queue_processing_has_lease
     check (status <> 'processing' or (lease_token is not null and lease_expires_at is not null))
 );
+alter table public.marketplace_discovery_queue set (fillfactor = 70); -- as for events_queue
 
 comment on table public.marketplace_discovery_queue is
   'Leased discovery work per (user, interest). status=error is the dead-letter queue. See docs/queue.md.';
 
--- Same partial indexes as events_queue, without the topic.
+-- Same partial indexes as events_queue (claim, expiry, queued age), without the topic.
 create index marketplace_discovery_queue_claim_idx
   on public.marketplace_discovery_queue (priority, run_at, id)
   where status = 'queued';
@@ -116,6 +130,11 @@ create index marketplace_discovery_queue_claim_idx
 create index marketplace_discovery_queue_lease_expiry_idx
   on public.marketplace_discovery_queue (lease_expires_at)
   where status = 'processing';
+
+create index marketplace_discovery_queue_queued_since_idx
+  on public.marketplace_discovery_queue ((greatest(run_at, created_at)))
+  include (run_at, created_at)
+  where status = 'queued';
 
 -- At most one active item per (user, interest): enqueueing twice (a retried signup, a second
 -- trigger) is `on conflict do nothing` against this index rather than duplicate work.

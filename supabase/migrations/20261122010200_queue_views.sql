@@ -11,30 +11,91 @@
 --   * done rows have no age: their p95_age_sec and oldest_age_sec are null.
 -- For the other statuses the ages are 0 when no row has one.
 --
+-- p95_age_sec is percentile_cont(0.95) of the ages (linear interpolation between the two
+-- nearest ranks), oldest_age_sec their maximum.
+--
 -- Cost: queued, processing and error rows are read through their partial indexes, so the views
--- cost the same however many done rows the tables hold. The done count is exact while a table
--- is small (< 8 MiB) and above that an estimate, as DESIGN §5 asks of health views:
--- pg_class.reltuples times the done share of a block sample (TABLESAMPLE SYSTEM, ~500 pages).
+-- cost the same however many done rows the tables hold. Queued rows, the ones that pile up when
+-- workers fall behind (100,000 is a normal backlog), are never sorted: the *_queued_since_idx
+-- indexes keep them in runnable-since order, so `items` is an index-only count and the oldest
+-- and 95th-percentile ages are the entries at offsets 0 and ~5 % of the aged rows. Processing
+-- rows (bounded by the workers' batches) and error rows (the dead-letter queue) are few and are
+-- aggregated directly. The done count is exact while a table is small (< 8 MiB) and above that
+-- an estimate, as DESIGN §5 asks of health views: pg_class.reltuples times the done share of a
+-- block sample (TABLESAMPLE SYSTEM, ~200 pages).
+--
+-- The health functions run with max_parallel_workers_per_gather = 0 and jit = off: their scans
+-- are short, parallel workers would only compete with the queue's own work for the same cores,
+-- and the per-topic subqueries' summed cost estimate crosses jit_above_cost, which cost ~500 ms
+-- of LLVM compilation on every call with a 100,000-row backlog.
 
 
 -- =============================================================================================
 -- ops.queue_done_sample_percent — how much of a large table the done estimate samples
 -- =============================================================================================
 
--- The TABLESAMPLE SYSTEM percentage that reads about 500 pages of `rel` (all of it when smaller):
--- enough rows (tens of thousands) for a per-topic share within a few percent, cheap enough to
--- keep the views far under their 50 ms budget.
+-- The TABLESAMPLE SYSTEM percentage that reads about 200 pages of `rel` (all of it when smaller):
+-- ~15,000 rows, enough for a per-topic share within a few percent. The pages are random, so
+-- most come from outside shared_buffers: measured on 2 cores with 1M done rows, 200 pages cost
+-- ~7 ms and 500 pages ~25 ms, half of the views' 50 ms budget.
 create function ops.queue_done_sample_percent(rel regclass)
 returns double precision
 language sql
 stable
 set search_path = ''
 as $$
-  select least(100, 100.0 * 500 / greatest(c.relpages, 1))::double precision
+  select least(100, 100.0 * 200 / greatest(c.relpages, 1))::double precision
   from pg_catalog.pg_class c where c.oid = rel
 $$;
 revoke all on function ops.queue_done_sample_percent(regclass) from public;
 grant execute on function ops.queue_done_sample_percent(regclass) to service_role;
+
+
+-- =============================================================================================
+-- ops.queue_p95_offset / ops.queue_p95_age — the 95th percentile read off an ordered index
+-- =============================================================================================
+
+-- percentile_cont(0.95) over n ages sorted ascending interpolates between ranks lo = floor(pos)
+-- and hi = ceil(pos), pos = 0.95 * (n - 1) (0-based). Read oldest first (age descending, the
+-- runnable-since index order), rank hi is at offset n - 1 - hi and rank lo right after it. This
+-- is that offset; the caller reads two entries from there (oldest first) and hands their ages to
+-- ops.queue_p95_age. Null when n = 0. (Callers select only the index's runnable-since value in
+-- the offset scan and compute ages from the two rows they keep: the rows an OFFSET skips are
+-- still projected.)
+create function ops.queue_p95_offset(p_aged bigint)
+returns bigint
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when p_aged > 0
+              then p_aged - 1 - pg_catalog.ceil(0.95::double precision * (p_aged - 1))::bigint
+         end
+$$;
+revoke all on function ops.queue_p95_offset(bigint) from public;
+grant execute on function ops.queue_p95_offset(bigint) to service_role;
+
+-- The 95th percentile from the (at most) two ages read at ops.queue_p95_offset, oldest first:
+-- p_ages[1] is rank hi, p_ages[2] rank lo. Computed exactly as percentile_cont does
+-- (first + (second - first) * fraction, in double precision), rounded to milliseconds; 0 when
+-- there are no ages (n = 0), as for the other statuses.
+create function ops.queue_p95_age(p_aged bigint, p_ages double precision[])
+returns numeric
+language sql
+immutable
+set search_path = ''
+as $$
+  select coalesce(pg_catalog.round((
+           case when p_aged <= 0 then null
+                when pg_catalog.floor(x.pos) = pg_catalog.ceil(x.pos) then p_ages[1]
+                else x.lo_age + (p_ages[1] - x.lo_age) * (x.pos - pg_catalog.floor(x.pos))
+           end)::numeric, 3), 0)
+  from (select 0.95::double precision * (p_aged - 1) as pos,
+               -- Defensive: a caller that counted in another snapshot may read one row short.
+               coalesce(p_ages[2], p_ages[1]) as lo_age) as x
+$$;
+revoke all on function ops.queue_p95_age(bigint, double precision[]) from public;
+grant execute on function ops.queue_p95_age(bigint, double precision[]) to service_role;
 
 
 -- =============================================================================================
@@ -48,6 +109,8 @@ returns table (status text, items bigint, p95_age_sec numeric, oldest_age_sec nu
 language plpgsql
 volatile -- the done estimate samples at random
 set search_path = ''
+set max_parallel_workers_per_gather = 0
+set jit = off
 as $$
 declare
   -- Below this size counting done rows exactly is cheap; above it, estimate.
@@ -57,20 +120,51 @@ declare
   table_rows real;
   done_items bigint;
 begin
+  -- Queued: two index-only counts over marketplace_discovery_queue_queued_since_idx (rows
+  -- runnable by now, the aged ones, and rows scheduled later; a range each, so no per-row
+  -- filter), then the oldest entry and the two at the 95th percentile's ranks, read oldest
+  -- first. One statement, so the counts and the offsets see the same rows.
+  return query
+  with counts as materialized ( -- computed once, not once per use of its columns
+    select (select pg_catalog.count(*) from public.marketplace_discovery_queue q
+             where q.status = 'queued'
+               and greatest(q.run_at, q.created_at) <= pg_catalog.now()) as aged,
+           (select pg_catalog.count(*) from public.marketplace_discovery_queue q
+             where q.status = 'queued'
+               and greatest(q.run_at, q.created_at) > pg_catalog.now()) as scheduled
+  )
+  select 'queued'::text, c.aged + c.scheduled,
+         ops.queue_p95_age(c.aged, (
+           select pg_catalog.array_agg(
+                    extract(epoch from pg_catalog.now() - r.since)::double precision
+                    order by r.since)
+             from (select greatest(q.run_at, q.created_at) as since
+                     from public.marketplace_discovery_queue q
+                    where q.status = 'queued'
+                      and greatest(q.run_at, q.created_at) <= pg_catalog.now()
+                    order by greatest(q.run_at, q.created_at)
+                   offset ops.queue_p95_offset(c.aged)
+                    limit 2) as r)),
+         coalesce((
+           select pg_catalog.round(extract(epoch from pg_catalog.now() - o.since), 3)
+             from (select greatest(q.run_at, q.created_at) as since
+                     from public.marketplace_discovery_queue q
+                    where q.status = 'queued'
+                      and greatest(q.run_at, q.created_at) <= pg_catalog.now()
+                    order by greatest(q.run_at, q.created_at)
+                    limit 1) as o), 0)
+    from counts c;
+
+  -- Processing and error rows are few: aggregate them as they are.
   return query
   select s.status, pg_catalog.count(a.status),
          coalesce(pg_catalog.round((pg_catalog.percentile_cont(0.95)
                                     within group (order by a.age))::numeric, 3), 0),
          coalesce(pg_catalog.round(pg_catalog.max(a.age)::numeric, 3), 0)
-  from (values (1, 'queued'), (2, 'processing'), (4, 'error')) as s(ord, status)
+  from (values (2, 'processing'), (4, 'error')) as s(ord, status)
   left join (
-    select q.status,
-           case when q.run_at <= pg_catalog.now()
-                then extract(epoch from pg_catalog.now() - greatest(q.run_at, q.created_at))
-           end as age
-      from public.marketplace_discovery_queue q where q.status = 'queued'
-    union all
     select q.status, extract(epoch from pg_catalog.now() - greatest(q.run_at, q.created_at))
+           as age
       from public.marketplace_discovery_queue q where q.status = 'processing'
     union all
     select q.status, extract(epoch from pg_catalog.now() - greatest(q.run_at, q.created_at))
@@ -119,6 +213,8 @@ returns table (topic text, status text, items bigint, p95_age_sec numeric,
 language plpgsql
 volatile -- the done estimate samples at random
 set search_path = ''
+set max_parallel_workers_per_gather = 0
+set jit = off
 as $$
 declare
   exact_count_max_bytes constant bigint := 8 * 1024 * 1024;
@@ -126,6 +222,53 @@ declare
   sample_percent double precision;
   table_rows real;
 begin
+  -- Queued, per topic: the topics present (a loose index scan: one index probe per topic), then
+  -- per topic two index-only counts over events_queue_queued_since_idx — rows runnable by now
+  -- (the aged ones) and rows scheduled later — the oldest entry, and the two entries at the
+  -- 95th percentile's ranks, read oldest first. One statement, so all of it sees the same rows.
+  return query
+  with recursive topics as (
+    (select q.topic from public.events_queue q
+      where q.status = 'queued' order by q.topic limit 1)
+    union all
+    select (select q.topic from public.events_queue q
+             where q.status = 'queued' and q.topic > t.topic order by q.topic limit 1)
+      from topics t
+     where t.topic is not null
+  ), counts as materialized ( -- computed once, not once per use of its columns
+    select t.topic,
+           (select pg_catalog.count(*) from public.events_queue q
+             where q.status = 'queued' and q.topic = t.topic
+               and greatest(q.run_at, q.created_at) <= pg_catalog.now()) as aged,
+           (select pg_catalog.count(*) from public.events_queue q
+             where q.status = 'queued' and q.topic = t.topic
+               and greatest(q.run_at, q.created_at) > pg_catalog.now()) as scheduled
+      from topics t
+     where t.topic is not null
+  )
+  select c.topic, 'queued'::text, c.aged + c.scheduled,
+         ops.queue_p95_age(c.aged, (
+           select pg_catalog.array_agg(
+                    extract(epoch from pg_catalog.now() - r.since)::double precision
+                    order by r.since)
+             from (select greatest(q.run_at, q.created_at) as since
+                     from public.events_queue q
+                    where q.status = 'queued' and q.topic = c.topic
+                      and greatest(q.run_at, q.created_at) <= pg_catalog.now()
+                    order by greatest(q.run_at, q.created_at)
+                   offset ops.queue_p95_offset(c.aged)
+                    limit 2) as r)),
+         coalesce((
+           select pg_catalog.round(extract(epoch from pg_catalog.now() - o.since), 3)
+             from (select greatest(q.run_at, q.created_at) as since
+                     from public.events_queue q
+                    where q.status = 'queued' and q.topic = c.topic
+                      and greatest(q.run_at, q.created_at) <= pg_catalog.now()
+                    order by greatest(q.run_at, q.created_at)
+                    limit 1) as o), 0)
+    from counts c;
+
+  -- Processing and error rows are few: aggregate them as they are.
   return query
   select a.topic, a.status, pg_catalog.count(*),
          coalesce(pg_catalog.round((pg_catalog.percentile_cont(0.95)
@@ -133,13 +276,7 @@ begin
          coalesce(pg_catalog.round(pg_catalog.max(a.age)::numeric, 3), 0)
   from (
     select q.topic, q.status,
-           case when q.run_at <= pg_catalog.now()
-                then extract(epoch from pg_catalog.now() - greatest(q.run_at, q.created_at))
-           end as age
-      from public.events_queue q where q.status = 'queued'
-    union all
-    select q.topic, q.status,
-           extract(epoch from pg_catalog.now() - greatest(q.run_at, q.created_at))
+           extract(epoch from pg_catalog.now() - greatest(q.run_at, q.created_at)) as age
       from public.events_queue q where q.status = 'processing'
     union all
     select q.topic, q.status,
@@ -156,17 +293,18 @@ begin
      group by q.topic;
   else
     sample_percent := ops.queue_done_sample_percent(rel);
-    -- Each topic's done rows: its share of the sampled rows, scaled to the table's row count.
+    -- Each topic's done rows: its share of the sampled rows, scaled to the table's row count
+    -- (one pass over the sample, hashed by topic).
     return query
-    with sampled as (
-      select q.topic, q.status from public.events_queue q tablesample system (sample_percent)
-    )
     select s.topic, 'done'::text,
-           pg_catalog.round(table_rows * pg_catalog.count(*)
-                            / (select greatest(pg_catalog.count(*), 1) from sampled))::bigint,
+           pg_catalog.round(table_rows * s.done / pg_catalog.sum(s.sampled) over ())::bigint,
            null::numeric, null::numeric
-      from sampled s where s.status = 'done'
-     group by s.topic;
+      from (select q.topic,
+                   pg_catalog.count(*) filter (where q.status = 'done') as done,
+                   pg_catalog.count(*) as sampled
+              from public.events_queue q tablesample system (sample_percent)
+             group by q.topic) as s
+     where s.done > 0;
   end if;
 end
 $$;

@@ -36,12 +36,15 @@ function memoryQueue(rows: QueueRow[], fenced = new Set<string>()) {
     leases: [] as LeaseRequest[],
     acked: [] as string[],
     failed: [] as { id: string; error: string }[],
+    /** Every call in order: `lease`, `ack:<ids>`, `fail:<ids>`. */
+    calls: [] as string[],
   }
   let n = 0
   const queue: LeasedQueue<QueueRow> = {
     name: 'memory',
     lease(request): Promise<Lease<QueueRow>> {
       log.leases.push(request)
+      log.calls.push('lease')
       const taken = pending.splice(0, request.limit)
       const token = `token-${++n}`
       return Promise.resolve({
@@ -50,11 +53,13 @@ function memoryQueue(rows: QueueRow[], fenced = new Set<string>()) {
       })
     },
     ack(ids) {
+      log.calls.push(`ack:${ids.join(',')}`)
       const ok = ids.filter((id) => !fenced.has(id))
       log.acked.push(...ok)
       return Promise.resolve(ok.length)
     },
     fail(ids, _token, error) {
+      log.calls.push(`fail:${ids.join(',')}`)
       const ok = ids.filter((id) => !fenced.has(id))
       log.failed.push(...ok.map((id) => ({ id, error })))
       return Promise.resolve(ok.length)
@@ -186,6 +191,86 @@ Deno.test('fenced acks and fails are not counted and are reported', async () => 
   assert.equal(result.processed, 1)
   assert.equal(result.errors, 0)
   assert.equal(warnings.length, 2)
+})
+
+Deno.test('one ack per batch and one fail call per group of jobs with the same error', async () => {
+  // 1, 2 succeed; 3, 4 and 6 fail with the same error (6 on its last attempt); 5 differently.
+  const { queue, log } = memoryQueue([row(1), row(2), row(3), row(4), row(5), row(6, 5, 5)])
+  const boom = new Error('boom')
+  const result = await drainQueue({
+    queue,
+    handle: (r) =>
+      ['3', '4', '6'].includes(r.id)
+        ? Promise.reject(boom)
+        : r.id === '5'
+        ? Promise.reject(new Error('other'))
+        : Promise.resolve(),
+    limit: 10,
+    ttlSeconds: 30,
+  })
+  assert.deepEqual(log.calls.filter((c) => c !== 'lease').sort(), [
+    'ack:1,2',
+    'fail:3,4',
+    'fail:5',
+    'fail:6',
+  ])
+  assert.deepEqual(
+    { ...result, duration_ms: 0 },
+    { processed: 6, errors: 4, dead_lettered: 1, duration_ms: 0 },
+  )
+  assert.equal(log.failed.find((f) => f.id === '5')?.error.includes('other'), true)
+})
+
+Deno.test("the next lease goes out with the current batch's ack, not after it", async () => {
+  const { queue, log } = memoryQueue(range(30))
+  const result = await drainQueue({
+    queue,
+    handle: () => Promise.resolve(),
+    limit: 30,
+    ttlSeconds: 30,
+    batchSize: 10,
+  })
+  assert.equal(result.processed, 30)
+  // Each ack is sent after the following lease was sent (the last batch has none to overlap).
+  assert.deepEqual(log.calls.map((c) => c.split(':')[0]), [
+    'lease',
+    'lease',
+    'ack',
+    'lease',
+    'ack',
+    'ack',
+  ])
+})
+
+Deno.test("each job's timeout runs from its own start, not the batch's", async () => {
+  // 6 jobs of ~40 ms, 2 at a time, each with 100 ms: the last two end ~120 ms into the batch.
+  const { queue, log } = memoryQueue(range(6))
+  const result = await drainQueue({
+    queue,
+    handle: () => new Promise((r) => setTimeout(r, 40)),
+    limit: 6,
+    ttlSeconds: 30,
+    concurrency: 2,
+    handlerTimeoutMs: 100,
+  })
+  assert.equal(result.errors, 0)
+  assert.equal(log.acked.length, 6)
+})
+
+Deno.test('a handler that throws before returning a promise fails only its job', async () => {
+  const { queue, log } = memoryQueue([row(1), row(2)])
+  const result = await drainQueue({
+    queue,
+    handle: (r) => {
+      if (r.id === '2') throw new Error('sync')
+      return Promise.resolve()
+    },
+    limit: 10,
+    ttlSeconds: 30,
+  })
+  assert.equal(result.errors, 1)
+  assert.deepEqual(log.acked, ['1'])
+  assert.match(log.failed[0].error, /sync/)
 })
 
 Deno.test('describeJobError keeps the message and tolerates any thrown value', () => {

@@ -231,34 +231,92 @@ export function describeJobError(err: unknown): string {
 
 type Outcome = { ok: true } | { ok: false; error: string }
 
-/** Runs `handle` for one row with a timeout; never rejects. */
-async function runOne<Row extends QueueRow>(
+/**
+ * The handler timeouts of one batch, on one timer. Every job of a batch gets the same timeout,
+ * so deadlines come in start order: the timer only ever waits for the oldest running job. A
+ * timer per job would cost a setTimeout/clearTimeout pair each (~5 µs in Deno, a tenth of a
+ * no-op job's whole budget at 15,000 jobs/s).
+ */
+class BatchTimeouts {
+  private readonly running: { deadline: number; done: boolean; expire: () => void }[] = []
+  private head = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(readonly timeoutMs: number) {}
+
+  /** Starts a job's clock; `expire` runs if it is still running at its deadline. */
+  start(expire: () => void): { done: boolean } {
+    const job = { deadline: performance.now() + this.timeoutMs, done: false, expire }
+    this.running.push(job)
+    if (this.timer === undefined) this.arm()
+    return job
+  }
+
+  /** Clears the timer; call once every job of the batch has ended. */
+  stop(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private arm(): void {
+    while (this.head < this.running.length && this.running[this.head].done) this.head++
+    if (this.head === this.running.length) return
+    const wait = Math.max(0, this.running[this.head].deadline - performance.now())
+    this.timer = setTimeout(() => this.fire(), wait)
+  }
+
+  private fire(): void {
+    this.timer = undefined
+    const t = performance.now()
+    while (this.head < this.running.length) {
+      const job = this.running[this.head]
+      if (!job.done && job.deadline > t) break
+      this.head++
+      if (!job.done) {
+        job.done = true
+        job.expire()
+      }
+    }
+    this.arm()
+  }
+}
+
+/** Runs `handle` for one row under the batch's timeout; never rejects. */
+function runOne<Row extends QueueRow>(
   handle: JobHandler<Row>,
   row: Row,
-  timeoutMs: number,
+  timeouts: BatchTimeouts,
 ): Promise<Outcome> {
-  const controller = new AbortController()
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<Outcome>((resolve) => {
-    timer = setTimeout(() => {
-      const err = new HandlerTimeoutError(timeoutMs)
-      controller.abort(err)
-      resolve({ ok: false, error: err.message })
-    }, timeoutMs)
-  })
-  const work = (async (): Promise<Outcome> => {
-    try {
-      await handle(row, { signal: controller.signal })
-      return { ok: true }
-    } catch (err) {
-      return { ok: false, error: describeJobError(err) }
+  return new Promise<Outcome>((resolve) => {
+    // The AbortController is made only if the handler asks for its signal (a no-op does not).
+    let controller: AbortController | undefined
+    let timedOut: HandlerTimeoutError | undefined
+    const job = timeouts.start(() => {
+      timedOut = new HandlerTimeoutError(timeouts.timeoutMs)
+      controller?.abort(timedOut)
+      resolve({ ok: false, error: timedOut.message })
+    })
+    const ctx = {
+      get signal(): AbortSignal {
+        if (!controller) {
+          controller = new AbortController()
+          if (timedOut) controller.abort(timedOut)
+        }
+        return controller.signal
+      },
     }
-  })()
-  try {
-    return await Promise.race([work, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+    // After a timeout these still run (and are ignored): the first resolve wins.
+    const finish = (outcome: Outcome) => {
+      job.done = true
+      resolve(outcome)
+    }
+    const failWith = (err: unknown) => finish({ ok: false, error: describeJobError(err) })
+    try {
+      Promise.resolve(handle(row, ctx)).then(() => finish({ ok: true }), failWith)
+    } catch (err) {
+      failWith(err) // a handler that throws before returning its promise
+    }
+  })
 }
 
 /** Runs `fn` over `items` with at most `concurrency` in flight; results keep the items' order. */
@@ -279,12 +337,87 @@ async function mapPool<T, R>(
   return results
 }
 
+/** One lease's outcome, as settleBatch counts it into the DrainResult. */
+interface BatchTally {
+  processed: number
+  errors: number
+  dead_lettered: number
+}
+
 /**
- * Leases batches from `queue` and runs `handle` for each row with bounded concurrency, acking
- * successes (one call per batch) and failing errors (one call per job, each with its own error),
- * until `limit` jobs have been leased, a lease comes back empty, or the budget is spent. A short
- * lease is not taken as "empty": rows other workers are claiming right now are skipped, not
- * absent.
+ * Reports one batch's outcomes: one ack call for all its successes, and one fail call per group
+ * of failures that share an error message and a "last attempt" flag (so the dead-letter count
+ * stays exact even when part of a group is fenced out). The calls run concurrently.
+ */
+async function settleBatch<Row extends QueueRow>(
+  queue: LeasedQueue<Row>,
+  token: string,
+  rows: readonly Row[],
+  outcomes: readonly Outcome[],
+  warn: (line: string) => void,
+): Promise<BatchTally> {
+  const succeeded: string[] = []
+  const failures = new Map<string, { error: string; lastAttempt: boolean; ids: string[] }>()
+  for (let i = 0; i < rows.length; i++) {
+    const outcome = outcomes[i]
+    if (outcome.ok) {
+      succeeded.push(rows[i].id)
+      continue
+    }
+    // fail_* dead-letters exactly the rows whose lease was their last allowed attempt.
+    const lastAttempt = rows[i].attempts >= rows[i].max_attempts
+    const key = `${lastAttempt ? 1 : 0}${outcome.error}`
+    let group = failures.get(key)
+    if (!group) failures.set(key, group = { error: outcome.error, lastAttempt, ids: [] })
+    group.ids.push(rows[i].id)
+  }
+  const tally: BatchTally = { processed: 0, errors: 0, dead_lettered: 0 }
+  const calls: Promise<void>[] = []
+  if (succeeded.length > 0) {
+    calls.push(
+      queue.ack(succeeded, token).then((acked) => {
+        tally.processed += acked
+        if (acked < succeeded.length) {
+          warn(
+            `[${queue.name}] ${succeeded.length - acked} of ${succeeded.length} acks were fenced ` +
+              `out: their lease expired and another worker holds them`,
+          )
+        }
+      }),
+    )
+  }
+  for (const group of failures.values()) {
+    calls.push(
+      queue.fail(group.ids, token, group.error).then((failed) => {
+        tally.processed += failed
+        tally.errors += failed
+        if (group.lastAttempt) tally.dead_lettered += failed
+        if (failed < group.ids.length) {
+          const which = group.ids.length === 1 ? `job ${group.ids[0]}` : `${group.ids.length} jobs`
+          warn(
+            `[${queue.name}] fail of ${which} was fenced out` +
+              (failed > 0 ? ` for ${group.ids.length - failed} of them` : '') +
+              `: the lease was lost`,
+          )
+        }
+      }),
+    )
+  }
+  await Promise.all(calls)
+  return tally
+}
+
+/**
+ * Leases batches from `queue` and runs `handle` for each row with bounded concurrency, until
+ * `limit` jobs have been leased, a lease comes back empty, or the budget is spent. A short lease
+ * is not taken as "empty": rows other workers are claiming right now are skipped, not absent.
+ *
+ * Round trips per batch: one lease, one ack for all its successes, one fail per distinct error.
+ * The next batch's lease is sent together with the current batch's ack/fail calls (they touch
+ * disjoint rows), so on the no-op path a batch costs one round trip of latency, not two. The
+ * next lease is only taken once the current batch's handlers are done, never earlier: rows
+ * leased while handlers of unknown length still run could find the budget spent and sit idle
+ * under a lease (with an attempt used) until it expires.
  */
 export async function drainQueue<Row extends QueueRow>(
   options: DrainOptions<Row>,
@@ -307,49 +440,41 @@ export async function drainQueue<Row extends QueueRow>(
   const result: DrainResult = { processed: 0, errors: 0, dead_lettered: 0, duration_ms: 0 }
   let leased = 0
 
-  while (leased < limit && deadline - now() >= MIN_BUDGET_FOR_LEASE_MS) {
-    const lease = await queue.lease({
-      limit: Math.min(batchSize, limit - leased),
-      ttlSeconds,
-      worker,
-    })
+  /** The next lease, with when it was asked for; null when no more may be taken. */
+  const nextLease = (): { at: number; lease: Promise<Lease<Row>> } | null => {
+    if (leased >= limit || deadline - now() < MIN_BUDGET_FOR_LEASE_MS) return null
+    const at = now()
+    const request = { limit: Math.min(batchSize, limit - leased), ttlSeconds, worker }
+    return { at, lease: queue.lease(request) }
+  }
+
+  let pending = nextLease()
+  while (pending !== null) {
+    const lease = await pending.lease
     if (lease.token === null || lease.rows.length === 0) break
     const token = lease.token
     leased += lease.rows.length
 
+    // The lease runs from (at the latest) when it was asked for; handlers must end well inside
+    // it, and inside the budget.
+    const leaseSafeUntil = pending.at + ttlSeconds * 1000 * LEASE_SAFETY_FRACTION
     const timeoutMs = Math.max(
       1,
-      Math.floor(
-        Math.min(handlerTimeoutMs, ttlSeconds * 1000 * LEASE_SAFETY_FRACTION, deadline - now()),
-      ),
+      Math.floor(Math.min(handlerTimeoutMs, leaseSafeUntil - now(), deadline - now())),
     )
-    const outcomes = await mapPool(lease.rows, concurrency, (row) => runOne(handle, row, timeoutMs))
+    const timeouts = new BatchTimeouts(timeoutMs)
+    const outcomes = await mapPool(lease.rows, concurrency, (row) => runOne(handle, row, timeouts))
+    timeouts.stop()
 
-    const succeeded = lease.rows.filter((_, i) => outcomes[i].ok).map((row) => row.id)
-    if (succeeded.length > 0) {
-      const acked = await queue.ack(succeeded, token)
-      result.processed += acked
-      if (acked < succeeded.length) {
-        warn(
-          `[${queue.name}] ${succeeded.length - acked} of ${succeeded.length} acks were fenced ` +
-            `out: their lease expired and another worker holds them`,
-        )
-      }
-    }
-    for (let i = 0; i < lease.rows.length; i++) {
-      const outcome = outcomes[i]
-      if (outcome.ok) continue
-      const row = lease.rows[i]
-      const failed = await queue.fail([row.id], token, outcome.error)
-      if (failed === 0) {
-        warn(`[${queue.name}] fail of job ${row.id} was fenced out: its lease was lost`)
-        continue
-      }
-      result.processed += 1
-      result.errors += 1
-      // fail_* dead-letters exactly the rows whose lease was their last allowed attempt.
-      if (row.attempts >= row.max_attempts) result.dead_lettered += 1
-    }
+    // Ack/fail this batch while the next lease is on its way.
+    pending = nextLease()
+    const [tally] = await Promise.all([
+      settleBatch(queue, token, lease.rows, outcomes, warn),
+      pending?.lease,
+    ])
+    result.processed += tally.processed
+    result.errors += tally.errors
+    result.dead_lettered += tally.dead_lettered
   }
 
   result.duration_ms = Math.round(now() - start)

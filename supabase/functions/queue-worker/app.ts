@@ -72,7 +72,16 @@ export function createQueueWorkerApp(deps: QueueWorkerDeps) {
     const registration = registry.get(body.topic)!
     const result = await drainQueue({
       queue: eventsQueue(sql, body.topic),
-      handle: (job, { signal }) => registration.handle(job, { signal, sql, env }),
+      // `signal` is passed through as a getter: drainQueue makes a job's AbortController only
+      // when its handler reads it, which a no-op never does.
+      handle: (job, ctx) =>
+        registration.handle(job, {
+          get signal() {
+            return ctx.signal
+          },
+          sql,
+          env,
+        }),
       limit: body.limit,
       ttlSeconds: body.ttl,
       // Lease in batches big enough that round trips do not dominate no-op-sized jobs, small
