@@ -42,3 +42,55 @@ export function round(n: number, digits = 2): number {
   const f = 10 ** digits
   return Math.round(n * f) / f
 }
+
+const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench'
+
+/**
+ * Transactions per second of `script` run by pgbench for `seconds` with `clients` connections
+ * (extended protocol, like postgres.js with prepare: false). A C client leaves the figure to the
+ * database, where a Deno client on the same two cores would mostly measure itself.
+ */
+export async function pgbenchTps(
+  ctx: BenchContext,
+  script: string,
+  opts: { clients: number; seconds: number; vars?: Record<string, string> },
+): Promise<number> {
+  const file = await Deno.makeTempFile({ suffix: '.sql' })
+  await Deno.writeTextFile(file, script)
+  const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ['-D', `${k}=${v}`])
+  try {
+    const out = await new Deno.Command(PGBENCH, {
+      args: [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(ctx.dbPort),
+        '-U',
+        'postgres',
+        '-n',
+        '-M',
+        'extended',
+        '-c',
+        String(opts.clients),
+        '-j',
+        String(opts.clients),
+        '-T',
+        String(opts.seconds),
+        ...vars,
+        '-f',
+        file,
+        'postgres',
+      ],
+      env: { PGPASSWORD: new URL(ctx.dbUrl).password },
+      stdout: 'piped',
+      stderr: 'piped',
+    }).output()
+    const text = new TextDecoder().decode(out.stdout)
+    if (!out.success) {
+      throw new Error(`pgbench failed:\n${text}\n${new TextDecoder().decode(out.stderr)}`)
+    }
+    return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(text)?.[1])
+  } finally {
+    await Deno.remove(file)
+  }
+}
