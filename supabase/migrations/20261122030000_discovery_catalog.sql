@@ -185,7 +185,9 @@ revoke all on public.user_interests, public.intent_signals
 -- Users may change an interest's affinity but not re-key the row.
 grant select, insert, delete on public.user_interests to authenticated;
 grant update (affinity) on public.user_interests to authenticated;
--- Signals are an append-only log for the user (they may delete their own, e.g. "forget this").
+-- Signals are an append-only log for the user (they may delete their own, e.g. "forget this"):
+-- no update, because a signal records something that happened and aggregates are built from
+-- it; a correction is a new signal. See docs/discovery.md.
 grant select, insert, delete on public.intent_signals to authenticated;
 grant select, insert, update, delete on public.user_interests, public.intent_signals
   to service_role;
@@ -281,9 +283,10 @@ grant execute on function public.ensure_category_for_interest(uuid) to service_r
 
 -- For each interest: ensure it has a category, then for every category mapped to it count the
 -- active candidates; fewer than p_threshold opens a gap (or refreshes the open one's count), at
--- least p_threshold resolves the open gap. One call per leased batch, with each distinct
--- interest once (many queued items share an interest), so the worker makes a constant number
--- of round trips per batch.
+-- least p_threshold resolves the open gap; an open gap of a category no longer mapped to the
+-- interest is resolved too. One call per leased batch, with each distinct interest once (many
+-- queued items share an interest), so the worker makes a constant number of round trips per
+-- batch.
 --
 -- Each interest runs in its own subtransaction: one that fails (e.g. deleted from the catalog
 -- after it was queued) reports its error and leaves the others' work intact, so the worker can
@@ -348,6 +351,18 @@ begin
           v_resolved := v_resolved + v_n;
         end if;
       end loop;
+
+      -- RESOLVE ORPHANS: an open gap whose interest → category mapping has been removed is no
+      -- longer anyone's to-do (the category no longer serves the interest); the loop above
+      -- never visits it, so close it here or it stays open forever.
+      update public.marketplace_gaps g
+         set resolved_at = pg_catalog.now()
+       where g.interest_id = v_interest
+         and g.resolved_at is null
+         and not exists (select 1 from public.marketplace_interest_map m
+                          where m.interest_id = g.interest_id and m.category_id = g.category_id);
+      get diagnostics v_n = row_count;
+      v_resolved := v_resolved + v_n;
 
       ok := true;
       error := null;

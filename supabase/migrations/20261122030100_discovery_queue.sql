@@ -1,9 +1,11 @@
 -- Discovery, part 2: the queue side (queue migrations 20261122010000…): enqueueing discovery
--- items for a user, the signup trigger that starts it, and the two schedules.
+-- items for a user, the signup trigger that starts it, the interest trigger that queues
+-- interests picked later, and the two schedules.
 --
 --   auth.users insert ──trigger──> events_queue 'discovery.user-signup' {"user_id"}
 --     ──queue-worker (cron, every minute)──> enqueue_discovery_for_user(user_id)
 --     ──> marketplace_discovery_queue (one item per interest)
+--   user_interests insert ──trigger──> marketplace_discovery_queue (one item per new interest)
 --     ──rocker-discovery-run (cron, every 5 minutes)──> categories, gaps; then suggestions.
 
 
@@ -48,6 +50,50 @@ grant execute on function public.enqueue_discovery_for_user(uuid) to service_rol
 
 
 -- =============================================================================================
+-- Interest trigger: user_interests insert → one discovery item per new (user, interest)
+-- =============================================================================================
+
+-- Discovers interests picked after the signup job ran (the usual case: a new user has no
+-- interests at signup). Every inserted (user_id, interest_id) gets one queued item, skipped
+-- when that pair already has an active (queued or processing) item: the same partial unique
+-- index and `on conflict do nothing` enqueue_discovery_for_user uses, so it holds under
+-- concurrency and against the signup job. Statement-level with a transition table: a bulk
+-- insert of N interests is one insert … select into the queue, not N.
+--
+-- Insert only. interest_id is part of the primary key and users cannot update it (column
+-- grant: affinity only); an affinity change does not change which categories serve the
+-- interest, so it needs no rediscovery. The runbook's `on conflict do update` puts updated
+-- rows in the UPDATE transition set, not this one: re-picking an interest queues nothing new.
+--
+-- SECURITY DEFINER (owner postgres): the insert into user_interests is usually made by the
+-- user themselves (role authenticated, under RLS), and the discovery queue is service_role
+-- only. The function writes nothing but queue items for rows the caller was allowed to
+-- insert (RLS's with-check already ran); search_path is empty and every name is qualified.
+create function ops.discovery_on_user_interests_inserted()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  -- Ordered, so concurrent bulk inserts take the unique index's entries in the same order.
+  insert into public.marketplace_discovery_queue (user_id, interest_id)
+  select n.user_id, n.interest_id
+  from new_rows n
+  order by n.user_id, n.interest_id
+  on conflict (user_id, interest_id) where status in ('queued', 'processing') do nothing;
+  return null;
+end
+$$;
+revoke all on function ops.discovery_on_user_interests_inserted() from public;
+
+create trigger discovery_on_user_interests_inserted
+  after insert on public.user_interests
+  referencing new table as new_rows
+  for each statement execute function ops.discovery_on_user_interests_inserted();
+
+
+-- =============================================================================================
 -- Signup trigger: auth.users insert → events_queue 'discovery.user-signup'
 -- =============================================================================================
 
@@ -61,6 +107,11 @@ grant execute on function public.enqueue_discovery_for_user(uuid) to service_rol
 -- SECURITY DEFINER (owner postgres): the trigger runs as whoever inserts into auth.users —
 -- GoTrue's supabase_auth_admin on Supabase — which has no rights on public.events_queue or
 -- enqueue_event. It only queues a job naming the new row's id; search_path is empty.
+--
+-- No exception handler, deliberately: if queueing the job fails, the signup insert fails with
+-- it (GoTrue answers 500 and the client retries). Swallowing the error would create a user
+-- whose discovery silently never starts, with nothing to retry or alert on; a failed signup is
+-- visible and retried. enqueue_event fails only on a broken queue, which is an outage anyway.
 create function ops.discovery_on_auth_user_created()
 returns trigger
 language plpgsql

@@ -1,8 +1,9 @@
 // The discovery journey end to end on the running stack, over HTTP through the gateway: a new
 // auth.users row → the signup trigger's job → the queue-worker cron command (run directly, through
 // pg_net) → discovery items → the rocker-discovery-run cron command → gaps → suggestions over
-// the RPC route with the user's JWT. Then the runbook SQL from docs/discovery.md, verbatim, with
-// psql, and rocker-discovery-run's gateway contract and failure path.
+// the RPC route with the user's JWT; the same for interests picked only after the signup job
+// ran (the user_interests trigger queues them). Then the runbook SQL from docs/discovery.md,
+// verbatim, with psql, and rocker-discovery-run's gateway contract and failure path.
 import assert from 'node:assert/strict'
 import { SignJWT } from 'jose'
 import { adminSql, eventually, testStackEnv } from '../../../local/testing.ts'
@@ -13,11 +14,15 @@ const INTEREST = {
   hiking: '11111111-1111-1111-1111-111111111111',
   photography: '22222222-2222-2222-2222-222222222222',
   cooking: '33333333-3333-3333-3333-333333333333',
+  cycling: '44444444-4444-4444-4444-444444444444',
+  gardening: '55555555-5555-5555-5555-555555555555',
 } as const
 const CANDIDATE = {
   daypack: 'd0000000-0000-0000-0000-000000000001',
   camera: 'd0000000-0000-0000-0000-000000000002',
   skillet: 'd0000000-0000-0000-0000-000000000003',
+  tuneUp: 'd0000000-0000-0000-0000-000000000004',
+  seeds: 'd0000000-0000-0000-0000-000000000005',
 } as const
 
 type Admin = ReturnType<typeof adminSql>
@@ -92,6 +97,21 @@ async function psql(script: string): Promise<string> {
   }
 }
 
+/** Inserts the user's interests as the user (role authenticated, their claims, RLS on). */
+async function pickInterests(sql: Admin, userId: string, picks: [string, number][]) {
+  await sql.begin(async (tx) => {
+    await tx`select set_config('role', 'authenticated', true),
+                    set_config('request.jwt.claims', ${
+      JSON.stringify({ sub: userId, role: 'authenticated' })
+    }, true)`
+    for (const [interestId, affinity] of picks) {
+      await tx`
+        insert into public.user_interests (user_id, interest_id, affinity)
+        values (${userId}, ${interestId}, ${affinity})`
+    }
+  })
+}
+
 Deno.test('a new user goes from signup to suggestions through the workers and the gateway', async () => {
   const sql = adminSql()
   const userId = crypto.randomUUID()
@@ -107,20 +127,20 @@ Deno.test('a new user goes from signup to suggestions through the workers and th
       where topic = 'discovery.user-signup' and payload ->> 'user_id' = ${userId}`
     assert.deepEqual(jobs.map((j) => j.status), ['queued'])
 
-    // 2. The user picks interests, as themselves (RLS applies).
-    await sql.begin(async (tx) => {
-      await tx`select set_config('role', 'authenticated', true),
-                      set_config('request.jwt.claims', ${
-        JSON.stringify({ sub: userId, role: 'authenticated' })
-      }, true)`
-      await tx`
-        insert into public.user_interests (user_id, interest_id, affinity) values
-          (${userId}, ${INTEREST.hiking}, 0.9),
-          (${userId}, ${INTEREST.photography}, 0.8),
-          (${userId}, ${INTEREST.cooking}, 0.7)`
-    })
+    // 2. The user picks interests, as themselves (RLS applies); the user_interests trigger
+    //    queues one discovery item per interest at once.
+    await pickInterests(sql, userId, [
+      [INTEREST.hiking, 0.9],
+      [INTEREST.photography, 0.8],
+      [INTEREST.cooking, 0.7],
+    ])
+    const picked = await sql`
+      select count(*)::int as n from public.marketplace_discovery_queue
+      where user_id = ${userId} and status = 'queued'`
+    assert.equal(picked[0].n, 3)
 
-    // 3. The queue-worker cron command: the handler queues one discovery item per interest.
+    // 3. The queue-worker cron command: the signup job's handler finds the items already queued
+    //    (enqueue_discovery_for_user deduplicates) and queues no second copy.
     const drained = await runCronJob(sql, 'queue-worker:discovery.user-signup')
     assert.ok(drained.processed >= 1, JSON.stringify(drained))
     const job = await sql`
@@ -214,6 +234,68 @@ Deno.test('a new user goes from signup to suggestions through the workers and th
               where topic = 'discovery.user-signup'
                 and payload ->> 'user_id' in (${userId}, ${otherId})`
     await sql`delete from auth.users where id in (${userId}, ${otherId})`
+    await sql.end()
+  }
+})
+
+Deno.test('interests picked after the signup job ran are discovered and suggested', async () => {
+  const sql = adminSql()
+  const userId = crypto.randomUUID()
+  try {
+    // Signup, and the signup job runs while the user has no interests: nothing to queue.
+    await sql`
+      insert into auth.users (id, email, created_at, email_confirmed_at)
+      values (${userId}, ${`${userId}@example.test`}, now(), now())`
+    await runCronJob(sql, 'queue-worker:discovery.user-signup')
+    const job = await sql`
+      select status from public.events_queue
+      where topic = 'discovery.user-signup' and payload ->> 'user_id' = ${userId}`
+    assert.deepEqual(job.map((j) => j.status), ['done'])
+    const none = await sql`
+      select 1 from public.marketplace_discovery_queue where user_id = ${userId}`
+    assert.equal(none.length, 0, 'no interests at signup, no discovery items')
+
+    // Later the user picks interests (one statement each, as a client would): each is queued.
+    await pickInterests(sql, userId, [[INTEREST.cycling, 0.9], [INTEREST.gardening, 0.5]])
+    const items = await sql`
+      select interest_id, status from public.marketplace_discovery_queue
+      where user_id = ${userId} order by interest_id`
+    assert.deepEqual(items.map((i) => [i.interest_id, i.status]), [
+      [INTEREST.cycling, 'queued'],
+      [INTEREST.gardening, 'queued'],
+    ])
+
+    // The rocker-discovery-run cron command works them off.
+    const run = await runCronJob(sql, 'rocker-discovery-run')
+    assert.ok(run.processed >= 2, JSON.stringify(run))
+    const after = await sql`
+      select status from public.marketplace_discovery_queue where user_id = ${userId}`
+    assert.deepEqual(after.map((i) => i.status), ['done', 'done'])
+    const gaps = await sql`
+      select interest_id from public.marketplace_gaps
+      where resolved_at is null and interest_id in ${
+      sql([INTEREST.cycling, INTEREST.gardening])
+    } order by interest_id`
+    assert.deepEqual(gaps.map((g) => g.interest_id), [INTEREST.cycling, INTEREST.gardening])
+
+    // And the user sees suggestions for them over the gateway.
+    const res = await rpc('marketplace_suggestions_for_user', await userJwt(userId), {
+      p_user_id: userId,
+    })
+    const suggestions = await res.json()
+    assert.equal(res.status, 200, JSON.stringify(suggestions))
+    assert.deepEqual(
+      suggestions.map((s: { candidate_id: string; reason: string }) => [s.candidate_id, s.reason]),
+      [
+        // 0.9 × (0.5 + 0.3 × 0.6/1.6 + 0.2) = 0.73; 0.5 × (0.5 + 0.3 × 0.5/1.5 + 0.2) = 0.40
+        [CANDIDATE.tuneUp, 'interest:cycling'],
+        [CANDIDATE.seeds, 'interest:gardening'],
+      ],
+    )
+  } finally {
+    await sql`delete from public.events_queue
+              where topic = 'discovery.user-signup' and payload ->> 'user_id' = ${userId}`
+    await sql`delete from auth.users where id = ${userId}`
     await sql.end()
   }
 })

@@ -11,6 +11,10 @@ insert into public.user_interests (user_id, interest_id, affinity) values
   (tests.get_supabase_uid('fay'), '22222222-2222-2222-2222-222222222222', 0.8),
   (tests.get_supabase_uid('fay'), '33333333-3333-3333-3333-333333333333', 0.7),
   (tests.get_supabase_uid('gus'), '11111111-1111-1111-1111-111111111111', 0.5);
+-- The user_interests trigger has already queued these (its own test covers that); clear them so
+-- this file exercises enqueue_discovery_for_user alone, as the signup job calls it.
+delete from public.marketplace_discovery_queue
+ where user_id in (tests.get_supabase_uid('fay'), tests.get_supabase_uid('gus'));
 
 select is(public.enqueue_discovery_for_user(tests.get_supabase_uid('fay')), 3,
           'one item per interest is queued, and the count returned');
@@ -51,9 +55,13 @@ select is(
   'still exactly one active item per interest'
 );
 
--- A new interest is picked up; other users are untouched.
+-- A new interest is picked up; other users are untouched. (Inserted with the trigger's item
+-- removed again, as if that item had been cleared: the function alone must find it.)
 insert into public.user_interests (user_id, interest_id, affinity)
 values (tests.get_supabase_uid('fay'), '44444444-4444-4444-4444-444444444444', 0.2);
+delete from public.marketplace_discovery_queue
+ where user_id = tests.get_supabase_uid('fay')
+   and interest_id = '44444444-4444-4444-4444-444444444444';
 select is(public.enqueue_discovery_for_user(tests.get_supabase_uid('fay')), 1,
           'only the newly added interest is queued');
 select is(

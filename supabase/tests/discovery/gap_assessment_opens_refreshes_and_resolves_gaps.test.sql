@@ -1,9 +1,10 @@
 -- ops.discovery_assess_interests(), the work of one rocker-discovery-run batch: a category with
 -- fewer active candidates than the threshold gets one open gap, reassessing refreshes it
--- instead of duplicating it, enough candidates resolve it, and a failing interest reports its
--- error without undoing the others.
+-- instead of duplicating it, enough candidates resolve it, a gap whose interest → category
+-- mapping was removed is resolved, and a failing interest reports its error without undoing the
+-- others.
 begin;
-select plan(17);
+select plan(20);
 
 -- Seeded interest 1 maps to category 1, which has one active candidate.
 select results_eq(
@@ -111,14 +112,45 @@ select results_eq(
   'an unmapped interest is given a category, found empty, and gets a gap'
 );
 
+-- A gap whose mapping is removed is resolved when its interest is next assessed. Photography
+-- (interest 2, category 2, one candidate) gets a gap, is remapped from category 2 to a new,
+-- well-stocked one; the old gap is resolved, no new gap opens.
+select is(
+  (select gaps_opened from ops.discovery_assess_interests(
+     array['22222222-2222-2222-2222-222222222222'::uuid], 3)),
+  1,
+  'photography''s thin category gets a gap'
+);
+insert into public.marketplace_categories (id, slug, name)
+values ('c7000000-0000-0000-0000-000000000007', 'photo-shop', 'Photo shop');
+insert into public.marketplace_candidates (category_id, title)
+select 'c7000000-0000-0000-0000-000000000007', 'Lens ' || n from generate_series(1, 3) n;
+insert into public.marketplace_interest_map (interest_id, category_id)
+values ('22222222-2222-2222-2222-222222222222', 'c7000000-0000-0000-0000-000000000007');
+delete from public.marketplace_interest_map
+ where interest_id = '22222222-2222-2222-2222-222222222222'
+   and category_id = 'c0000000-0000-0000-0000-000000000002';
+select results_eq(
+  $$ select ok, gaps_opened, gaps_resolved from ops.discovery_assess_interests(
+       array['22222222-2222-2222-2222-222222222222'::uuid], 3) $$,
+  $$ values (true, 0, 1) $$,
+  'the gap of a category no longer mapped to the interest is resolved (and counted)'
+);
+select results_eq(
+  $$ select category_id, resolved_at is not null from public.marketplace_gaps
+     where interest_id = '22222222-2222-2222-2222-222222222222' $$,
+  $$ values ('c0000000-0000-0000-0000-000000000002'::uuid, true) $$,
+  'the orphaned gap is closed and kept as history; nothing is open for the interest'
+);
+
 -- A failing interest reports its error; the others in the batch still count.
 select results_eq(
   $$ select interest_id, ok, error, gaps_opened from ops.discovery_assess_interests(
        array['99999999-9999-9999-9999-999999999999'::uuid,
-             '22222222-2222-2222-2222-222222222222'::uuid], 3) $$,
+             '33333333-3333-3333-3333-333333333333'::uuid], 3) $$,
   $$ values ('99999999-9999-9999-9999-999999999999'::uuid, false,
              'unknown interest: 99999999-9999-9999-9999-999999999999 (SQLSTATE P0002)', 0),
-            ('22222222-2222-2222-2222-222222222222'::uuid, true, null::text, 1) $$,
+            ('33333333-3333-3333-3333-333333333333'::uuid, true, null::text, 1) $$,
   'an unknown interest fails alone, with its error'
 );
 

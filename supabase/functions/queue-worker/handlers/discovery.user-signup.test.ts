@@ -39,6 +39,9 @@ Deno.test('the handler queues one item per interest and is safe to run twice', a
       insert into public.user_interests (user_id, interest_id, affinity) values
         (${userId}, '44444444-4444-4444-4444-444444444444', 0.5),
         (${userId}, '55555555-5555-5555-5555-555555555555', 0.6)`
+    // The user_interests trigger queued these already; clear them so the handler's own work is
+    // what the assertions see.
+    await admin`delete from public.marketplace_discovery_queue where user_id = ${userId}`
     const ctx = { sql, env, signal: new AbortController().signal }
     await discoveryUserSignup(job({ user_id: userId }), ctx)
     await discoveryUserSignup(job({ user_id: userId }), ctx)
