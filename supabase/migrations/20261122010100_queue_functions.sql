@@ -1,7 +1,9 @@
--- The queue's SQL API: enqueue, lease, ack, fail and requeue for both queues, plus the backoff
--- schedule and the done-row purge the maintenance job uses. Workers call these (never the
--- tables directly) with named arguments; every one runs as the caller (service_role), which
--- holds exactly the table grants it needs, so none is SECURITY DEFINER.
+-- The queue's SQL API: enqueue, lease, ack, fail, release and requeue for both queues, plus the
+-- backoff schedule and the done-row purge the maintenance job uses. Workers call these (never
+-- the tables directly) with named arguments. None is SECURITY DEFINER: each runs as its caller.
+-- EXECUTE is granted to service_role only, so API callers (PostgREST) need the service_role key;
+-- the Edge Functions themselves connect with SUPABASE_DB_URL as the database owner (postgres),
+-- which owns these functions and tables and so may call them regardless of the grants.
 --
 -- Guarantees (tested in supabase/tests/queue):
 --   * a lease claims with FOR UPDATE SKIP LOCKED, so concurrent workers never claim one row twice;
@@ -388,6 +390,63 @@ $$;
 revoke all on function public.fail_discovery(bigint[], uuid, text)
   from public, anon, authenticated;
 grant execute on function public.fail_discovery(bigint[], uuid, text) to service_role;
+
+
+-- =============================================================================================
+-- public.release_events / public.release_discovery
+-- =============================================================================================
+
+-- Hands leased rows that the worker never started back to the queue (fenced like ack): status
+-- 'queued', lease cleared, run_at kept (so they keep their place in line), and the attempt the
+-- lease took given back (attempts - 1), since nothing ran. A worker calls it for the rest of a
+-- batch when its time budget or the safe part of its lease runs out before it could start them.
+-- Returns how many rows it changed.
+create function public.release_events(p_ids bigint[], p_lease_token uuid)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  changed integer;
+begin
+  update public.events_queue q
+     set status = 'queued',
+         attempts = greatest(q.attempts - 1, 0),
+         lease_token = null,
+         lease_expires_at = null,
+         updated_at = pg_catalog.now()
+   where q.id = any(p_ids) and q.status = 'processing' and q.lease_token = p_lease_token;
+  get diagnostics changed = row_count;
+  return changed;
+end
+$$;
+revoke all on function public.release_events(bigint[], uuid) from public, anon, authenticated;
+grant execute on function public.release_events(bigint[], uuid) to service_role;
+
+create function public.release_discovery(p_ids bigint[], p_lease_token uuid)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  changed integer;
+begin
+  update public.marketplace_discovery_queue q
+     set status = 'queued',
+         attempts = greatest(q.attempts - 1, 0),
+         lease_token = null,
+         lease_expires_at = null,
+         updated_at = pg_catalog.now()
+   where q.id = any(p_ids) and q.status = 'processing' and q.lease_token = p_lease_token;
+  get diagnostics changed = row_count;
+  return changed;
+end
+$$;
+revoke all on function public.release_discovery(bigint[], uuid)
+  from public, anon, authenticated;
+grant execute on function public.release_discovery(bigint[], uuid) to service_role;
 
 
 -- =============================================================================================

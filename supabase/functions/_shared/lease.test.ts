@@ -29,30 +29,52 @@ function row(id: number, attempts = 1, maxAttempts = 5): QueueRow {
   }
 }
 
-/** A queue over `rows`; records leases, acks and fails. `fenced` ids refuse ack and fail. */
+/**
+ * A queue over `rows`; records leases, acks, fails and releases. `fenced` ids refuse ack, fail
+ * and release. Like the SQL, a lease adds an attempt (in `attempts`) and a release takes it back
+ * and puts the row first in line again.
+ */
 function memoryQueue(rows: QueueRow[], fenced = new Set<string>()) {
   const pending = [...rows]
+  const attempts = new Map(rows.map((r) => [r.id, r.attempts - 1]))
   const log = {
     leases: [] as LeaseRequest[],
+    /** performance.now() of each lease and ack call, in order. */
+    leaseTimes: [] as number[],
+    ackTimes: [] as number[],
     acked: [] as string[],
     failed: [] as { id: string; error: string }[],
-    /** Every call in order: `lease`, `ack:<ids>`, `fail:<ids>`. */
+    released: [] as string[],
+    attempts,
+    /** Every call in order: `lease`, `ack:<ids>`, `fail:<ids>`, `release:<ids>`. */
     calls: [] as string[],
   }
+  const byId = new Map(rows.map((r) => [r.id, r]))
   let n = 0
   const queue: LeasedQueue<QueueRow> = {
     name: 'memory',
     lease(request): Promise<Lease<QueueRow>> {
       log.leases.push(request)
+      log.leaseTimes.push(performance.now())
       log.calls.push('lease')
       const taken = pending.splice(0, request.limit)
       const token = `token-${++n}`
+      for (const r of taken) attempts.set(r.id, attempts.get(r.id)! + 1)
       return Promise.resolve({
         token: taken.length ? token : null,
-        rows: taken.map((r) => ({ ...r, lease_token: token })),
+        rows: taken.map((r) => ({ ...r, attempts: attempts.get(r.id)!, lease_token: token })),
       })
     },
+    release(ids) {
+      log.calls.push(`release:${ids.join(',')}`)
+      const ok = ids.filter((id) => !fenced.has(id))
+      log.released.push(...ok)
+      for (const id of ok) attempts.set(id, attempts.get(id)! - 1)
+      pending.unshift(...ok.map((id) => byId.get(id)!))
+      return Promise.resolve(ok.length)
+    },
     ack(ids) {
+      log.ackTimes.push(performance.now())
       log.calls.push(`ack:${ids.join(',')}`)
       const ok = ids.filter((id) => !fenced.has(id))
       log.acked.push(...ok)
@@ -279,4 +301,127 @@ Deno.test('describeJobError keeps the message and tolerates any thrown value', (
   assert.equal(describeJobError({ a: 1 }), '{"a":1}')
   assert.equal(describeJobError(undefined), 'undefined')
   assert.equal(describeJobError('x'.repeat(5000)).length, 2000)
+})
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** A `now` for drainQueue on the real clock that remembers its first reading (the run's start). */
+function recordingClock() {
+  const clock = { start: NaN, now: () => performance.now() }
+  clock.now = () => {
+    const t = performance.now()
+    if (Number.isNaN(clock.start)) clock.start = t
+    return t
+  }
+  return clock
+}
+
+Deno.test('no job starts after the budget; unstarted jobs are released with their attempt back', async () => {
+  // The reviewer's case: 40 jobs x 50 ms, 2 at a time, a 300 ms budget (the batch alone would
+  // take 1 s).
+  const { queue, log } = memoryQueue(range(40))
+  const clock = recordingClock()
+  const starts: number[] = []
+  const result = await drainQueue({
+    queue,
+    handle: async () => {
+      starts.push(performance.now() - clock.start)
+      await sleep(50)
+    },
+    limit: 40,
+    ttlSeconds: 30,
+    batchSize: 40,
+    concurrency: 2,
+    budgetMs: 300,
+    now: clock.now,
+  })
+  assert.ok(starts.length > 0 && starts.length < 40, `${starts.length} jobs started`)
+  assert.ok(Math.max(...starts) < 300, `a job started at ${Math.max(...starts)} ms`)
+  assert.ok(result.duration_ms < 400, `the run took ${result.duration_ms} ms`)
+  // A job started just before the end has until the end: it may time out then (and is failed).
+  assert.equal(result.processed, starts.length, 'every started job was acked or failed')
+  assert.equal(log.acked.length + log.failed.length, starts.length)
+  for (const f of log.failed) assert.match(f.error, /timed out/)
+  assert.ok(log.acked.length >= 10, `${log.acked.length} acked`)
+  assert.equal(log.released.length, 40 - starts.length, 'the others were released')
+  const ids = [...log.acked, ...log.failed.map((f) => f.id), ...log.released]
+  assert.equal(new Set(ids).size, 40, 'each job acked, failed or released, once')
+  for (const id of log.released) assert.equal(log.attempts.get(id), 0, `job ${id}: attempt back`)
+  for (const id of log.acked) assert.equal(log.attempts.get(id), 1)
+})
+
+Deno.test('no job starts past 80 % of its lease, and every ack lands inside the lease', async () => {
+  // Same jobs, a 1 s lease and plenty of budget: a batch may run only 800 ms; the rest are
+  // released and leased again by the next batch.
+  const { queue, log } = memoryQueue(range(40))
+  const clock = recordingClock()
+  const starts: { at: number; lease: number }[] = []
+  const result = await drainQueue({
+    queue,
+    handle: async () => {
+      starts.push({ at: performance.now(), lease: log.leaseTimes.length })
+      await sleep(50)
+    },
+    limit: 40,
+    ttlSeconds: 1,
+    batchSize: 40,
+    concurrency: 2,
+    budgetMs: 10_000,
+    now: clock.now,
+  })
+  // Released rows are leased again at once; each job ran exactly once (a few, started just
+  // before a cutoff, timed out there and were failed).
+  assert.equal(result.processed, 40, 'all 40 ran in the end')
+  assert.equal(starts.length, 40, 'each exactly once')
+  assert.equal(log.acked.length + log.failed.length, 40)
+  assert.ok(log.released.length > 0, 'the first batch released what it could not start')
+  assert.ok(log.leases.length >= 2)
+  for (const s of starts) {
+    const since = s.at - log.leaseTimes[s.lease - 1]
+    assert.ok(since < 800, `a job started ${since} ms into its lease`)
+  }
+  // Batch k's ack goes out with lease k + 1; each must be well inside its 1 s lease.
+  log.ackTimes.forEach((t, k) => {
+    const since = t - log.leaseTimes[k]
+    assert.ok(since < 900, `batch ${k + 1} was acked ${since} ms into its 1 s lease`)
+  })
+  for (const id of log.acked) assert.equal(log.attempts.get(id), 1, `job ${id} used one attempt`)
+  // The release went out before the next lease, which took the released rows.
+  const release = log.calls.findIndex((c) => c.startsWith('release:'))
+  assert.ok(release > 0 && log.calls.indexOf('lease', 1) > release, log.calls.join(' '))
+})
+
+Deno.test('a handler that ignores its signal is failed at its deadline and the run ends in budget', async () => {
+  const { queue, log } = memoryQueue([row(1), row(2)])
+  let ignored: AbortSignal | undefined
+  const result = await drainQueue({
+    queue,
+    handle: (r, { signal }) => {
+      if (r.id === '1') return Promise.resolve()
+      ignored = signal
+      return sleep(2_000) // never looks at the signal
+    },
+    limit: 10,
+    ttlSeconds: 30,
+    handlerTimeoutMs: 10_000,
+    budgetMs: 300,
+  })
+  assert.ok(result.duration_ms < 400, `the run took ${result.duration_ms} ms`)
+  assert.equal(result.errors, 1)
+  assert.equal(result.processed, 2)
+  assert.deepEqual(log.acked, ['1'])
+  assert.match(log.failed[0].error, /timed out after \d+ ms/)
+  assert.ok(ignored?.aborted, 'its signal fired at the deadline')
+  await sleep(1_750) // let the ignored handler end, so the test leaks no timer
+})
+
+Deno.test('drainQueue refuses concurrency < 1 and a timeout < 1 before leasing', async () => {
+  for (const bad of [{ concurrency: 0 }, { concurrency: 1.5 }, { handlerTimeoutMs: 0 }]) {
+    const { queue, log } = memoryQueue(range(3))
+    await assert.rejects(
+      drainQueue({ queue, handle: () => Promise.resolve(), limit: 3, ttlSeconds: 30, ...bad }),
+      RangeError,
+    )
+    assert.equal(log.leases.length, 0, JSON.stringify(bad))
+  }
 })

@@ -66,13 +66,18 @@ export interface LeaseRequest {
   worker?: string
 }
 
-/** One queue's lease/ack/fail calls. Ack and fail return how many rows they changed. */
+/**
+ * One queue's lease/ack/fail/release calls. Ack, fail and release return how many rows they
+ * changed (all three are fenced by the lease token).
+ */
 export interface LeasedQueue<Row extends QueueRow> {
   /** For logs: the table, plus the topic for events. */
   readonly name: string
   lease(request: LeaseRequest): Promise<Lease<Row>>
   ack(ids: readonly string[], token: string): Promise<number>
   fail(ids: readonly string[], token: string, error: string): Promise<number>
+  /** Hands leased rows that never started back to the queue, their attempt not consumed. */
+  release(ids: readonly string[], token: string): Promise<number>
 }
 
 const toLease = <Row extends QueueRow>(rows: readonly Row[]): Lease<Row> => ({
@@ -108,6 +113,13 @@ export function eventsQueue<P = unknown>(sql: Sql, topic: string): LeasedQueue<E
           p_error => ${error}::text) as n`
       return n
     },
+    async release(ids, token) {
+      const [{ n }] = await sql<{ n: number }[]>`
+        select public.release_events(
+          p_ids => ${sql.array([...ids])}::bigint[],
+          p_lease_token => ${token}::uuid) as n`
+      return n
+    },
   }
 }
 
@@ -138,6 +150,13 @@ export function discoveryQueue(sql: Sql): LeasedQueue<DiscoveryItem> {
           p_error => ${error}::text) as n`
       return n
     },
+    async release(ids, token) {
+      const [{ n }] = await sql<{ n: number }[]>`
+        select public.release_discovery(
+          p_ids => ${sql.array([...ids])}::bigint[],
+          p_lease_token => ${token}::uuid) as n`
+      return n
+    },
   }
 }
 
@@ -145,7 +164,12 @@ export function discoveryQueue(sql: Sql): LeasedQueue<DiscoveryItem> {
 // drainQueue
 // ---------------------------------------------------------------------------------------------
 
-/** Runs one job. Throwing (or rejecting) fails the job; the signal fires at its timeout. */
+/**
+ * Runs one job. Throwing (or rejecting) fails the job; the signal fires at its deadline, when
+ * the job is failed with a timeout whether or not the handler has stopped. A handler that
+ * ignores the signal keeps running in the background while its job may be retried, so handlers
+ * must be idempotent and should stop (cancel queries, abort fetches) when the signal fires.
+ */
 export type JobHandler<Row extends QueueRow> = (
   row: Row,
   ctx: { signal: AbortSignal },
@@ -163,9 +187,11 @@ export interface DrainOptions<Row extends QueueRow> {
   /** Handlers running at once. Default 8. */
   concurrency?: number
   /**
-   * Longest one handler may run before its job fails with a timeout. Default 30 s. Always cut
-   * to 80 % of the lease (a handler outliving its lease could run twice) and to the time left
-   * in the budget.
+   * Longest one handler may run before its job fails with a timeout. Default 30 s. Each job's
+   * deadline is set when it starts: min(start + this, lease start + 80 % of the TTL, end of the
+   * budget). No job starts once the lease's 80 % mark or the budget's end has passed; those
+   * rows are released (back to queued, attempt not consumed). So every handler ends, and the
+   * batch's single ack is sent, inside the lease and the budget.
    */
   handlerTimeoutMs?: number
   /**
@@ -185,6 +211,7 @@ export interface DrainOptions<Row extends QueueRow> {
 export interface DrainResult {
   /** Jobs whose handler ran to an end (success or failure) and whose ack or fail landed. */
   processed: number
+  // Rows released unstarted (out of time) are not counted anywhere: they simply run later.
   /** Of those, the ones that failed. */
   errors: number
   /** Of the errors, the ones that used their last attempt and are now in the dead-letter queue. */
@@ -232,21 +259,20 @@ export function describeJobError(err: unknown): string {
 type Outcome = { ok: true } | { ok: false; error: string }
 
 /**
- * The handler timeouts of one batch, on one timer. Every job of a batch gets the same timeout,
- * so deadlines come in start order: the timer only ever waits for the oldest running job. A
- * timer per job would cost a setTimeout/clearTimeout pair each (~5 µs in Deno, a tenth of a
- * no-op job's whole budget at 15,000 jobs/s).
+ * The handler deadlines of one batch, on one timer. A job's deadline is min(its start + the
+ * handler timeout, the batch's cutoff); both terms grow with the start time, so deadlines come
+ * in start order and the timer only ever waits for the oldest running job. A timer per job
+ * would cost a setTimeout/clearTimeout pair each (~5 µs in Deno, a tenth of a no-op job's whole
+ * budget at 15,000 jobs/s). Deadlines are kept on performance.now(), which timers run on.
  */
 class BatchTimeouts {
   private readonly running: { deadline: number; done: boolean; expire: () => void }[] = []
   private head = 0
   private timer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(readonly timeoutMs: number) {}
-
-  /** Starts a job's clock; `expire` runs if it is still running at its deadline. */
-  start(expire: () => void): { done: boolean } {
-    const job = { deadline: performance.now() + this.timeoutMs, done: false, expire }
+  /** Starts a job's clock; `expire` runs if it is still running `ms` from now. */
+  start(ms: number, expire: () => void): { done: boolean } {
+    const job = { deadline: performance.now() + ms, done: false, expire }
     this.running.push(job)
     if (this.timer === undefined) this.arm()
     return job
@@ -281,18 +307,20 @@ class BatchTimeouts {
   }
 }
 
-/** Runs `handle` for one row under the batch's timeout; never rejects. */
+/** Runs `handle` for one row with `timeoutMs` to finish; never rejects. */
 function runOne<Row extends QueueRow>(
   handle: JobHandler<Row>,
   row: Row,
   timeouts: BatchTimeouts,
+  timeoutMs: number,
 ): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
-    // The AbortController is made only if the handler asks for its signal (a no-op does not).
+    // The AbortController is made only if the handler reads its signal (a no-op does not); a
+    // handler that reads it after the deadline gets one already aborted.
     let controller: AbortController | undefined
     let timedOut: HandlerTimeoutError | undefined
-    const job = timeouts.start(() => {
-      timedOut = new HandlerTimeoutError(timeouts.timeoutMs)
+    const job = timeouts.start(timeoutMs, () => {
+      timedOut = new HandlerTimeoutError(timeoutMs)
       controller?.abort(timedOut)
       resolve({ ok: false, error: timedOut.message })
     })
@@ -319,18 +347,27 @@ function runOne<Row extends QueueRow>(
   })
 }
 
-/** Runs `fn` over `items` with at most `concurrency` in flight; results keep the items' order. */
+/**
+ * Runs `fn` over `items` with at most `concurrency` in flight; results keep the items' order.
+ * `fn` returns null to refuse an item (out of time): then no further item is started, and the
+ * refused and never-started items' results are null.
+ */
 async function mapPool<T, R>(
   items: readonly T[],
   concurrency: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length)
+  fn: (item: T) => Promise<R> | null,
+): Promise<(R | null)[]> {
+  const results = new Array<R | null>(items.length).fill(null)
   let next = 0
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
     while (next < items.length) {
       const i = next++
-      results[i] = await fn(items[i])
+      const run = fn(items[i])
+      if (run === null) {
+        next = items.length
+        return
+      }
+      results[i] = await run
     }
   })
   await Promise.all(lanes)
@@ -345,21 +382,27 @@ interface BatchTally {
 }
 
 /**
- * Reports one batch's outcomes: one ack call for all its successes, and one fail call per group
+ * Reports one batch's outcomes: one ack call for all its successes, one fail call per group
  * of failures that share an error message and a "last attempt" flag (so the dead-letter count
- * stays exact even when part of a group is fenced out). The calls run concurrently.
+ * stays exact even when part of a group is fenced out), and one release call for the rows that
+ * never started (outcome null). The calls run concurrently.
  */
 async function settleBatch<Row extends QueueRow>(
   queue: LeasedQueue<Row>,
   token: string,
   rows: readonly Row[],
-  outcomes: readonly Outcome[],
+  outcomes: readonly (Outcome | null)[],
   warn: (line: string) => void,
 ): Promise<BatchTally> {
   const succeeded: string[] = []
+  const unstarted: string[] = []
   const failures = new Map<string, { error: string; lastAttempt: boolean; ids: string[] }>()
   for (let i = 0; i < rows.length; i++) {
     const outcome = outcomes[i]
+    if (outcome === null) {
+      unstarted.push(rows[i].id)
+      continue
+    }
     if (outcome.ok) {
       succeeded.push(rows[i].id)
       continue
@@ -381,6 +424,18 @@ async function settleBatch<Row extends QueueRow>(
           warn(
             `[${queue.name}] ${succeeded.length - acked} of ${succeeded.length} acks were fenced ` +
               `out: their lease expired and another worker holds them`,
+          )
+        }
+      }),
+    )
+  }
+  if (unstarted.length > 0) {
+    calls.push(
+      queue.release(unstarted, token).then((released) => {
+        if (released < unstarted.length) {
+          warn(
+            `[${queue.name}] ${unstarted.length - released} of ${unstarted.length} releases ` +
+              `were fenced out: the lease was lost`,
           )
         }
       }),
@@ -412,7 +467,14 @@ async function settleBatch<Row extends QueueRow>(
  * `limit` jobs have been leased, a lease comes back empty, or the budget is spent. A short lease
  * is not taken as "empty": rows other workers are claiming right now are skipped, not absent.
  *
- * Round trips per batch: one lease, one ack for all its successes, one fail per distinct error.
+ * Time: a job's deadline is fixed when it starts, at min(start + handlerTimeoutMs, lease start +
+ * 80 % of the TTL, end of the budget), and no job starts past the latter two. Rows left unstarted
+ * are released (queued again, attempt restored). So the batch's one ack is sent before its lease
+ * expires, and a call never outlives its budget by more than the final ack/fail round trip —
+ * even when a handler ignores its signal (its job is failed with a timeout at its deadline).
+ *
+ * Round trips per batch: one lease, one ack for all its successes, one fail per distinct error
+ * (and one release, only when time ran out).
  * The next batch's lease is sent together with the current batch's ack/fail calls (they touch
  * disjoint rows), so on the no-op path a batch costs one round trip of latency, not two. The
  * next lease is only taken once the current batch's handlers are done, never earlier: rows
@@ -434,6 +496,13 @@ export async function drainQueue<Row extends QueueRow>(
     now = () => performance.now(),
     warn = (line: string) => console.warn(line),
   } = options
+  // Checked before anything is leased: a pool of 0 lanes would strand a whole lease.
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`)
+  }
+  if (!(handlerTimeoutMs >= 1)) {
+    throw new RangeError(`handlerTimeoutMs must be >= 1, got ${handlerTimeoutMs}`)
+  }
   const batchSize = Math.min(options.batchSize ?? DRAIN_DEFAULTS.batchSize, limit, 1000)
   const start = now()
   const deadline = start + budgetMs
@@ -455,23 +524,36 @@ export async function drainQueue<Row extends QueueRow>(
     const token = lease.token
     leased += lease.rows.length
 
-    // The lease runs from (at the latest) when it was asked for; handlers must end well inside
-    // it, and inside the budget.
-    const leaseSafeUntil = pending.at + ttlSeconds * 1000 * LEASE_SAFETY_FRACTION
-    const timeoutMs = Math.max(
-      1,
-      Math.floor(Math.min(handlerTimeoutMs, leaseSafeUntil - now(), deadline - now())),
-    )
-    const timeouts = new BatchTimeouts(timeoutMs)
-    const outcomes = await mapPool(lease.rows, concurrency, (row) => runOne(handle, row, timeouts))
+    // The lease runs from (at the latest) when it was asked for. Every handler must end well
+    // inside it (or another worker may claim its row meanwhile) and inside the budget: a job's
+    // deadline is fixed when it starts, and no job starts once this cutoff has passed.
+    const cutoff = Math.min(pending.at + ttlSeconds * 1000 * LEASE_SAFETY_FRACTION, deadline)
+    const timeouts = new BatchTimeouts()
+    const outcomes = await mapPool(lease.rows, concurrency, (row) => {
+      const left = cutoff - now()
+      if (left < 1) return null // out of time: released below, attempt not consumed
+      return runOne(handle, row, timeouts, Math.floor(Math.min(handlerTimeoutMs, left)))
+    })
     timeouts.stop()
+    // Released rows were not run: they do not count against the limit.
+    let unstarted = 0
+    for (const outcome of outcomes) if (outcome === null) unstarted++
+    leased -= unstarted
 
-    // Ack/fail this batch while the next lease is on its way.
-    pending = nextLease()
-    const [tally] = await Promise.all([
-      settleBatch(queue, token, lease.rows, outcomes, warn),
-      pending?.lease,
-    ])
+    let tally: BatchTally
+    if (unstarted === 0) {
+      // Ack/fail this batch while the next lease is on its way.
+      pending = nextLease()
+      ;[tally] = await Promise.all([
+        settleBatch(queue, token, lease.rows, outcomes, warn),
+        pending?.lease,
+      ])
+    } else {
+      // Out of time: the release must land first, or the next lease (if the budget allows one)
+      // could not see the released rows and would come back empty.
+      tally = await settleBatch(queue, token, lease.rows, outcomes, warn)
+      pending = nextLease()
+    }
     result.processed += tally.processed
     result.errors += tally.errors
     result.dead_lettered += tally.dead_lettered

@@ -88,6 +88,19 @@ Deno.test('bad bodies are a 400 naming the field', async () => {
   }
 })
 
+Deno.test('createRegistry refuses a registration no run could use', () => {
+  const handle = () => Promise.resolve()
+  for (const bad of [{ concurrency: 0 }, { concurrency: -1 }, { concurrency: 2.5 }]) {
+    assert.throws(() => createRegistry({ 't.bad': { handle, ...bad } }), /concurrency must be/)
+  }
+  for (const timeoutMs of [0, 0.5, -10, NaN]) {
+    assert.throws(() => createRegistry({ 't.bad': { handle, timeoutMs } }), /timeoutMs must be/)
+  }
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => createRegistry({ 't.bad': {} as any }), /handle must be a function/)
+  assert.equal(createRegistry({ 't.ok': { handle, concurrency: 1, timeoutMs: 1 } }).size, 1)
+})
+
 Deno.test('config reads its variables with defaults and names a bad one', () => {
   assert.deepEqual(parseQueueWorkerConfig({}), {
     budgetMs: 50_000,
@@ -159,6 +172,50 @@ Deno.test({
       assert.match(rows[2].last_error!, /job 3 failed/)
       assert.match(rows[3].last_error!, /timed out after 200 ms/)
     } finally {
+      await sql`delete from public.events_queue where topic = ${topic}`
+      await sql.end({ timeout: 0 })
+    }
+  },
+})
+
+Deno.test({
+  name: 'a handler that ignores its signal is failed with a timeout and the answer comes in budget',
+  ignore: LIVE_DB_URL === undefined,
+  async fn() {
+    const sql = createDb(LIVE_DB_URL!)
+    const topic = `test.app.ignores-signal.${crypto.randomUUID()}`
+    const pending: Promise<void>[] = []
+    try {
+      await sql`insert into public.events_queue (topic, payload) values (${topic}, '{}')`
+      let signal: AbortSignal | undefined
+      const registry = createRegistry({
+        [topic]: {
+          // Never looks at its signal; runs 1.5 s against a 500 ms budget.
+          handle: (_job, ctx) => {
+            signal = ctx.signal
+            const p = new Promise<void>((resolve) => setTimeout(resolve, 1_500))
+            pending.push(p)
+            return p
+          },
+          timeoutMs: 60_000,
+        },
+      })
+      const app = createQueueWorkerApp({ sql, env, registry, config: { budgetMs: 500 } })
+      const started = performance.now()
+      const res = await post(app, JSON.stringify({ topic, ttl: 30 }), await token('service_role'))
+      const elapsed = performance.now() - started
+      const body = await res.json()
+      assert.equal(res.status, 200, JSON.stringify(body))
+      assert.ok(elapsed < 900, `answered after ${elapsed} ms with a 500 ms budget`)
+      assert.equal(body.processed, 1)
+      assert.equal(body.errors, 1)
+      assert.ok(signal?.aborted, 'the handler was given a signal, and it fired')
+      const [row] = await sql<{ status: string; last_error: string }[]>`
+        select status, last_error from public.events_queue where topic = ${topic}`
+      assert.equal(row.status, 'queued')
+      assert.match(row.last_error, /HandlerTimeoutError|timed out after \d+ ms/)
+    } finally {
+      await Promise.all(pending)
       await sql`delete from public.events_queue where topic = ${topic}`
       await sql.end({ timeout: 0 })
     }

@@ -156,3 +156,52 @@ Deno.test('a poison job dead-letters with its error after max_attempts', async (
     await admin.end()
   }
 })
+
+Deno.test('out of time, a worker releases the rows it never started, their attempt given back', async () => {
+  const admin = adminSql()
+  const [sql] = workers(1)
+  const topic = `test.release.${crypto.randomUUID()}`
+  try {
+    await admin`
+      insert into public.events_queue (topic, payload)
+      select ${topic}, jsonb_build_object('n', g) from generate_series(1, 40) g`
+    let started = 0
+    // 40 jobs x 50 ms, 2 at a time (1 s of work) with a 300 ms budget and a 1 s lease.
+    const result = await drainQueue({
+      queue: eventsQueue(sql, topic),
+      handle: async () => {
+        started++
+        await new Promise((r) => setTimeout(r, 50))
+      },
+      limit: 40,
+      ttlSeconds: 1,
+      batchSize: 40,
+      concurrency: 2,
+      budgetMs: 300,
+    })
+    assert.ok(result.duration_ms < 450, `the run took ${result.duration_ms} ms`)
+    assert.ok(started > 0 && started < 40, `${started} started`)
+    assert.equal(result.processed, started)
+    // Started jobs are done, or (started just before the end and cut off there) failed with a
+    // timeout; the rest are queued again, unleased, with no attempt used.
+    const rows = await admin<
+      { status: string; attempts: number; leased: boolean; timed_out: boolean; n: number }[]
+    >`
+      select status, attempts,
+             -- ack keeps the token (for forensics) and clears the expiry
+             lease_expires_at is not null or (status <> 'done' and lease_token is not null) as leased,
+             coalesce(last_error like '%timed out%', false) as timed_out, count(*)::int as n
+        from public.events_queue where topic = ${topic}
+       group by 1, 2, 3, 4 order by 1, 2`
+    const expected = [
+      { status: 'done', attempts: 1, leased: false, timed_out: false, n: started - result.errors },
+      { status: 'queued', attempts: 0, leased: false, timed_out: false, n: 40 - started },
+      { status: 'queued', attempts: 1, leased: false, timed_out: true, n: result.errors },
+    ].filter((r) => r.n > 0)
+    assert.deepEqual([...rows], expected)
+  } finally {
+    await admin`delete from public.events_queue where topic = ${topic}`
+    await endAll([sql])
+    await admin.end()
+  }
+})

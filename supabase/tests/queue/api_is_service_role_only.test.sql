@@ -39,6 +39,8 @@ insert into queue_api values
   ('public.ack_discovery(bigint[], uuid)'),
   ('public.fail_events(bigint[], uuid, text)'),
   ('public.fail_discovery(bigint[], uuid, text)'),
+  ('public.release_events(bigint[], uuid)'),
+  ('public.release_discovery(bigint[], uuid)'),
   ('public.requeue_expired_leases()');
 
 select ok(
@@ -53,7 +55,7 @@ select is(
   (select count(*)::int from queue_api q
      join pg_proc p on p.oid = q.fn::regprocedure
     where p.proconfig @> array['search_path=""']),
-  8, 'every queue function pins search_path to empty');
+  10, 'every queue function pins search_path to empty');
 select is(
   (select count(*)::int from queue_api q
      join pg_proc p on p.oid = q.fn::regprocedure

@@ -19,10 +19,12 @@ export type DiscoveryUserSignupPayload = z.output<typeof payloadSchema>
 /**
  * Resolves once the items are queued (possibly none: a user without interests yet, or whose
  * items are already queued — enqueue_discovery_for_user deduplicates). Safe to run twice.
+ * Honours its signal: it does not start the query once the job's time is up, and cancels the
+ * query if the time runs out while it runs.
  */
 export const discoveryUserSignup: TopicHandler<unknown> = async (
   job: EventJob<unknown>,
-  { sql }: HandlerContext,
+  { sql, signal }: HandlerContext,
 ) => {
   const parsed = payloadSchema.safeParse(job.payload)
   if (!parsed.success) {
@@ -30,6 +32,14 @@ export const discoveryUserSignup: TopicHandler<unknown> = async (
       `invalid ${DISCOVERY_USER_SIGNUP_TOPIC} payload: ${parsed.error.issues[0].message}`,
     )
   }
-  await sql`
+  signal.throwIfAborted()
+  const query = sql`
     select public.enqueue_discovery_for_user(p_user_id => ${parsed.data.user_id}::uuid)`
+  const cancel = () => query.cancel()
+  signal.addEventListener('abort', cancel, { once: true })
+  try {
+    await query
+  } finally {
+    signal.removeEventListener('abort', cancel)
+  }
 }
