@@ -2,8 +2,7 @@
 // laptop's), runs every bench, and prints each figure (a median) beside its target.
 // Figures are informational: the bench exits 0 even when a target is missed, and says so.
 import postgres from 'postgres'
-import { freePort } from '../local/functions.ts'
-import { startStack } from '../local/stack.ts'
+import { startThrowawayStack } from '../local/stack.ts'
 import type { Bench, Figure } from './harness.ts'
 
 // Every bench/<name>.bench.ts exports `bench`; discovered so areas never edit a shared list.
@@ -25,17 +24,14 @@ const benches = await discoverBenches()
 const only = Deno.args.length ? new Set(Deno.args) : null
 const log = (line: string) => console.log(`bench: ${line}`)
 const baseDir = await Deno.makeTempDir({ prefix: 'edge-kernel-bench-' })
-const [dbPort, apiPort] = [freePort(), freePort()]
-const stack = await startStack({
+const stack = await startThrowawayStack({
   baseDir,
-  dbPort,
-  apiPort,
   durable: true,
-  fresh: true,
   watch: false,
   functionOutput: { kind: 'file', dir: baseDir },
   log,
 })
+const dbPort = stack.cluster.port
 const sql = postgres(stack.dbUrl, { prepare: false, max: 4, onnotice: () => {} })
 const figures: Figure[] = []
 try {

@@ -3,10 +3,9 @@
 // and `deno test` against the real stack. The last line is "N passed, M failed".
 // `deno task test <path>…` narrows every step to those files or folders (for quick loops);
 // CI runs it without arguments.
-import { freePort } from './functions.ts'
 import { LOCAL_DB_PASSWORD } from './keys.ts'
 import { ROOT, TEST_HELPERS_SQL, TESTS_DIR } from './paths.ts'
-import { type Stack, startStack } from './stack.ts'
+import { type Stack, startThrowawayStack } from './stack.ts'
 
 interface StepResult {
   name: string
@@ -89,18 +88,15 @@ if (checkable.length) await gate('type check', [deno, 'check', ...checkable])
 const baseDir = await Deno.makeTempDir({ prefix: 'edge-kernel-test-' })
 let stack: Stack | null = null
 try {
-  const [dbPort, apiPort] = [freePort(), freePort()]
-  stack = await startStack({
+  stack = await startThrowawayStack({
     baseDir,
-    dbPort,
-    apiPort,
     durable: false,
-    fresh: true,
     watch: false,
     functionOutput: { kind: 'file', dir: baseDir },
     extraSql: [`${ROOT}/local/test_setup.sql`, TEST_HELPERS_SQL],
     log,
   })
+  const dbPort = stack.cluster.port
 
   const tapFiles = only.length
     ? (await Promise.all(only.map((p) => findTestFiles(p.startsWith('/') ? p : `${ROOT}/${p}`))))
@@ -135,8 +131,6 @@ try {
     ? { code: 0, text: '0 passed | 0 failed' }
     : await stream([deno, 'test', '-A', '--no-check', ...tsOnly], {
       ...stack.functionEnv,
-      EDGE_KERNEL_TEST_API_PORT: `${apiPort}`,
-      EDGE_KERNEL_TEST_DB_PORT: `${dbPort}`,
     })
   const m = /(\d+) passed.*?\| (\d+) failed/.exec(denoTest.text)
   const passed = Number(m?.[1] ?? 0)

@@ -4,7 +4,7 @@
 import postgres from 'postgres'
 import { Cluster } from './cluster.ts'
 import { expandSeedPaths, loadProjectConfig, type ProjectConfig } from './config.ts'
-import { type FunctionProcess, startFunction, waitForPort } from './functions.ts'
+import { freePort, type FunctionProcess, startFunction, waitForPort } from './functions.ts'
 import { createGatewayHandler } from './gateway.ts'
 import { type LocalKeys, localKeys } from './keys.ts'
 import {
@@ -94,7 +94,40 @@ async function startServices(
   cleanups: Array<() => Promise<unknown>>,
 ): Promise<Stack> {
   const keys = await localKeys()
-  const apiUrl = `http://127.0.0.1:${opts.apiPort}`
+
+  // The gateway binds first (port 0 = any free port, for throwaway stacks), so its real URL is
+  // known before Vault and the functions are told it, and no other process can take the port
+  // in between. Routes fill in as function processes come up.
+  const functionPorts = new Map<string, number>()
+  // The gateway talks to Postgres as PostgREST does (authenticator, then SET ROLE), and the
+  // pg_net drain as the platform's own worker would (superuser).
+  const restSql = postgres(cluster.url('authenticator'), {
+    prepare: false,
+    max: 10,
+    onnotice: () => {},
+  })
+  const adminSql = postgres(cluster.url(), { prepare: false, max: 4, onnotice: () => {} })
+  cleanups.push(() => restSql.end({ timeout: 2 }), () => adminSql.end({ timeout: 2 }))
+  const abort = new AbortController()
+  const server = Deno.serve(
+    {
+      hostname: '127.0.0.1',
+      port: opts.apiPort,
+      signal: abort.signal,
+      onListen: () => {},
+    },
+    createGatewayHandler({
+      functions: config.functions,
+      functionPorts,
+      jwtSecret: keys.jwtSecret,
+      rpc: { sql: restSql, jwtSecret: keys.jwtSecret },
+    }),
+  )
+  cleanups.push(() => {
+    abort.abort()
+    return server.finished
+  })
+  const apiUrl = `http://127.0.0.1:${server.addr.port}`
   await storeVaultSecrets(db, { project_url: apiUrl, service_role_key: keys.serviceRoleKey })
 
   const functionEnv: Record<string, string> = {
@@ -117,7 +150,6 @@ async function startServices(
       startFunction(fn, { env: functionEnv, watch: opts.watch, output: opts.functionOutput })
     ),
   )
-  const functionPorts = new Map<string, number>()
   for (const proc of started) {
     if (!proc) continue
     processes.push(proc)
@@ -130,32 +162,8 @@ async function startServices(
     opts.log(`functions not answering (see their output): ${notReady.join(', ')}`)
   }
 
-  // The gateway talks to Postgres as PostgREST does (authenticator, then SET ROLE), and the
-  // pg_net drain as the platform's own worker would (superuser).
-  const restSql = postgres(cluster.url('authenticator'), {
-    prepare: false,
-    max: 10,
-    onnotice: () => {},
-  })
-  const adminSql = postgres(cluster.url(), { prepare: false, max: 4, onnotice: () => {} })
-  cleanups.push(() => restSql.end({ timeout: 2 }), () => adminSql.end({ timeout: 2 }))
   const drain = await startNetDrain(adminSql, { log: opts.log })
   cleanups.push(() => drain.stop())
-  const abort = new AbortController()
-  const server = Deno.serve(
-    {
-      hostname: '127.0.0.1',
-      port: opts.apiPort,
-      signal: abort.signal,
-      onListen: () => {},
-    },
-    createGatewayHandler({
-      functions: config.functions,
-      functionPorts,
-      jwtSecret: keys.jwtSecret,
-      rpc: { sql: restSql, jwtSecret: keys.jwtSecret },
-    }),
-  )
 
   return {
     config,
@@ -176,5 +184,23 @@ async function startServices(
       await adminSql.end({ timeout: 2 })
       if (!stopOpts.keepDatabase) await cluster.stop()
     },
+  }
+}
+
+/**
+ * A throwaway stack (tests, bench) on free ports. The database port is picked before Postgres
+ * binds it, so another process can win the race: then start again on a new port.
+ */
+export async function startThrowawayStack(
+  opts: Omit<StackOptions, 'dbPort' | 'apiPort' | 'fresh'>,
+): Promise<Stack> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startStack({ ...opts, dbPort: freePort(), apiPort: 0, fresh: true })
+    } catch (err) {
+      const portTaken = /already in use|could not bind|refusing to reuse/i.test(String(err))
+      if (!portTaken || attempt >= 3) throw err
+      opts.log(`port taken while starting (${attempt}); retrying on another port`)
+    }
   }
 }
