@@ -28,7 +28,7 @@ const USAGE = `usage: deno task ops <command> [options]
   dlq list [--limit N]                     the newest dead letters (default 20)
   dlq redrive <events|discovery> [--ids 1,2] --reason R
   dlq purge <events|discovery> [--older-than '7 days'] --reason R
-  gc                                       run the daily maintenance now
+  gc --reason R                            run the daily maintenance now
 
 options: --reason R (required for changes), --actor A (default ops:$USER)`
 
@@ -111,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
       const olderThan = values['older-than'] ?? '7 days'
       print({ purged: await purgeDeadLetters(db(), op, parseQueue(rest[0]), olderThan) })
     } else if (command === 'gc') {
-      await runMaintenance(db())
+      await runMaintenance(db(), op)
       print({ maintenance: 'done' })
     } else {
       throw new UsageError(`unknown command: ${positionals.join(' ')}`)

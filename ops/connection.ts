@@ -2,6 +2,7 @@
 // (or flags), defaulting to the local dev stack, and a transaction that names the operator so
 // every change lands in public.ai_action_ledger with who did it and why.
 import postgres from 'postgres'
+import { loadProjectConfig } from '../local/config.ts'
 import { localKeys } from '../local/keys.ts'
 
 export type Sql = postgres.Sql
@@ -14,15 +15,17 @@ export interface Target {
   serviceRoleKey: string
 }
 
-const LOCAL_DB_URL = 'postgresql://postgres:postgres@127.0.0.1:54322/postgres'
-const LOCAL_API_URL = 'http://127.0.0.1:54321'
-
-/** The project to act on: SUPABASE_* variables when set, else the local dev stack. */
+/**
+ * The project to act on: SUPABASE_* variables when set, else the local dev stack on the ports
+ * supabase/config.toml gives it (the same file `deno task dev` reads).
+ */
 export async function resolveTarget(env: Record<string, string | undefined>): Promise<Target> {
   const keys = await localKeys()
+  const config = await loadProjectConfig()
   return {
-    dbUrl: env.SUPABASE_DB_URL || LOCAL_DB_URL,
-    apiUrl: (env.SUPABASE_URL || LOCAL_API_URL).replace(/\/$/, ''),
+    dbUrl: env.SUPABASE_DB_URL ||
+      `postgresql://postgres:postgres@127.0.0.1:${config.dbPort}/postgres`,
+    apiUrl: (env.SUPABASE_URL || `http://127.0.0.1:${config.apiPort}`).replace(/\/$/, ''),
     anonKey: env.SUPABASE_ANON_KEY || keys.anonKey,
     serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY || keys.serviceRoleKey,
   }

@@ -5,7 +5,7 @@ import { adminSql, testStackEnv } from '../local/testing.ts'
 import { main } from './cli.ts'
 import { type Operator, UsageError } from './connection.ts'
 import { setCanary, setSafeMode } from './flags.ts'
-import { parseQueue, redriveDeadLetters } from './queue.ts'
+import { parseQueue, redriveDeadLetters, runMaintenance } from './queue.ts'
 import { smoke } from './smoke.ts'
 
 const env = testStackEnv()
@@ -104,3 +104,13 @@ Deno.test('the CLI exits 2 on a usage error and 0 on a read', async () => {
   assert.equal(await main(['safe-mode', 'sideways', '--reason', 'x']), 2)
   assert.equal(await main(['flags']), 0)
 })
+
+Deno.test('gc needs a reason and leaves a ledger row', () =>
+  withSql(async (sql) => {
+    await assert.rejects(() => runMaintenance(sql, { actor: 'ops:test', reason: '' }), UsageError)
+    await runMaintenance(sql, op)
+    const [row] = await sql`
+      select actor, reason from public.ai_action_ledger
+       where action = 'ops.maintenance' order by id desc limit 1`
+    assert.deepEqual({ ...row }, { actor: 'ops:test', reason: 'ops cli test' })
+  }))

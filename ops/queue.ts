@@ -68,8 +68,15 @@ export async function purgeDeadLetters(
 }
 
 /** The daily jobs, on demand: expired leases, old done rows, old rate-limit windows. */
-export async function runMaintenance(sql: Sql): Promise<void> {
-  // A procedure that commits between batches must be called outside a transaction block.
+export async function runMaintenance(sql: Sql, op: Operator): Promise<void> {
+  if (!op.reason.trim()) throw new UsageError('--reason is required for every change')
+  // A procedure that commits between batches must be called outside a transaction block, so
+  // the ledger row is written on its own, first: it records the intent even if a batch fails.
+  await asOperator(
+    sql,
+    op,
+    (tx) => tx`select public.record_ai_action('ops.maintenance', 'queues, rate_limits')`,
+  )
   await sql`call ops.run_queue_maintenance()`
   await sql`select ops.gc_rate_limits()`
 }

@@ -311,6 +311,7 @@ $$;
 revoke all on function public.ack_events(bigint[], uuid) from public, anon, authenticated;
 grant execute on function public.ack_events(bigint[], uuid) to service_role;
 
+-- The discovery queue's ack: the same fenced contract as ack_events, on its own table.
 create function public.ack_discovery(p_ids bigint[], p_lease_token uuid)
 returns integer
 language plpgsql
@@ -365,6 +366,7 @@ $$;
 revoke all on function public.fail_events(bigint[], uuid, text) from public, anon, authenticated;
 grant execute on function public.fail_events(bigint[], uuid, text) to service_role;
 
+-- The discovery queue's fail: the same backoff and dead-lettering as fail_events.
 create function public.fail_discovery(p_ids bigint[], p_lease_token uuid, p_error text)
 returns integer
 language plpgsql
@@ -424,6 +426,7 @@ $$;
 revoke all on function public.release_events(bigint[], uuid) from public, anon, authenticated;
 grant execute on function public.release_events(bigint[], uuid) to service_role;
 
+-- The discovery queue's release: hands back unstarted rows, as release_events does.
 create function public.release_discovery(p_ids bigint[], p_lease_token uuid)
 returns integer
 language plpgsql
