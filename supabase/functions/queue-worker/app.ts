@@ -10,9 +10,10 @@ import {
   type TokenVerifier,
 } from '../_shared/auth.ts'
 import type { Sql } from '../_shared/db.ts'
+import { drainQueue } from '../_shared/drain.ts'
 import type { Env } from '../_shared/env.ts'
 import { createApp, parseJsonBody } from '../_shared/http.ts'
-import { drainQueue, eventsQueue } from '../_shared/lease.ts'
+import { eventsQueue } from '../_shared/lease.ts'
 import { createErrorReporter } from '../_shared/sentry.ts'
 import { DEFAULT_CONFIG, type QueueWorkerConfig } from './config.ts'
 import type { Registry } from './registry.ts'

@@ -3,7 +3,7 @@
 // `supabase secrets set QUEUE_WORKER_BUDGET_MS=40000`.
 import { z } from 'zod'
 import { EnvError } from '../_shared/env.ts'
-import { DRAIN_DEFAULTS } from '../_shared/lease.ts'
+import { DRAIN_DEFAULTS } from '../_shared/drain.ts'
 
 const int = (min: number, max: number, fallback: number) =>
   z.coerce.number({ error: 'must be an integer' })

@@ -3,7 +3,8 @@
 // late ack and fail fenced out, and a poison job dead-lettered after max_attempts.
 import assert from 'node:assert/strict'
 import { createDb, type Sql } from '../_shared/db.ts'
-import { drainQueue, eventsQueue } from '../_shared/lease.ts'
+import { drainQueue } from '../_shared/drain.ts'
+import { eventsQueue } from '../_shared/lease.ts'
 import { adminSql, testStackEnv } from '../../../local/testing.ts'
 
 const env = testStackEnv()

@@ -62,7 +62,7 @@ export interface RunOptions {
 
 /**
  * The function's answer (`POST /functions/v1/rocker-discovery-run`). Counted like the
- * queue-worker's (_shared/lease.ts): only acks and fails that landed count; an item whose lease
+ * queue-worker's (_shared/drain.ts): only acks and fails that landed count; an item whose lease
  * was lost meanwhile belongs to the worker that holds it now.
  */
 export interface RunResult {

@@ -2,14 +2,8 @@
 // budget, and what is counted. The SQL side is tested against the database in
 // supabase/tests/queue and queue-worker/*.test.ts.
 import assert from 'node:assert/strict'
-import {
-  describeJobError,
-  drainQueue,
-  type Lease,
-  type LeasedQueue,
-  type LeaseRequest,
-  type QueueRow,
-} from './lease.ts'
+import { describeJobError, drainQueue } from './drain.ts'
+import type { Lease, LeasedQueue, LeaseRequest, QueueRow } from './lease.ts'
 
 function row(id: number, attempts = 1, maxAttempts = 5): QueueRow {
   const now = new Date()

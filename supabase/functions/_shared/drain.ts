@@ -1,0 +1,401 @@
+// drainQueue(): the lease → run handlers → ack/fail loop every worker function shares.
+import type { Lease, LeasedQueue, QueueRow } from './lease.ts'
+
+/**
+ * Runs one job. Throwing (or rejecting) fails the job; the signal fires at its deadline, when
+ * the job is failed with a timeout whether or not the handler has stopped. A handler that
+ * ignores the signal keeps running in the background while its job may be retried, so handlers
+ * must be idempotent and should stop (cancel queries, abort fetches) when the signal fires.
+ */
+export type JobHandler<Row extends QueueRow> = (
+  row: Row,
+  ctx: { signal: AbortSignal },
+) => Promise<void>
+
+export interface DrainOptions<Row extends QueueRow> {
+  queue: LeasedQueue<Row>
+  handle: JobHandler<Row>
+  /** Jobs to run at most in this call. */
+  limit: number
+  /** Lease length in seconds. */
+  ttlSeconds: number
+  /** Rows per lease call. Default min(limit, 100); at most 1000. */
+  batchSize?: number
+  /** Handlers running at once. Default 8. */
+  concurrency?: number
+  /**
+   * Longest one handler may run before its job fails with a timeout. Default 30 s. Each job's
+   * deadline is set when it starts: min(start + this, lease start + 80 % of the TTL, end of the
+   * budget). No job starts once the lease's 80 % mark or the budget's end has passed; those
+   * rows are released (back to queued, attempt not consumed). So every handler ends, and the
+   * batch's single ack is sent, inside the lease and the budget.
+   */
+  handlerTimeoutMs?: number
+  /**
+   * Wall-clock budget for the whole call. Default 50 s: a third of the Edge Functions limit
+   * (150 s), so a run finishes, acks and answers long before the platform kills it, and a
+   * per-minute cron schedule never has two runs of one topic overlapping for long.
+   */
+  budgetMs?: number
+  /** Recorded in leased_by. */
+  worker?: string
+  /** Clock in ms, injectable for tests. Default performance.now. */
+  now?: () => number
+  /** Where lost leases and other surprises are reported. Default console.warn. */
+  warn?: (line: string) => void
+}
+
+export interface DrainResult {
+  /** Jobs whose handler ran to an end (success or failure) and whose ack or fail landed. */
+  processed: number
+  // Rows released unstarted (out of time) are not counted anywhere: they simply run later.
+  /** Of those, the ones that failed. */
+  errors: number
+  /** Of the errors, the ones that used their last attempt and are now in the dead-letter queue. */
+  dead_lettered: number
+  duration_ms: number
+}
+
+export const DRAIN_DEFAULTS = {
+  batchSize: 100,
+  concurrency: 8,
+  handlerTimeoutMs: 30_000,
+  budgetMs: 50_000,
+} as const
+
+// A lease is only taken while at least this much budget is left, so its jobs get a fair run.
+const MIN_BUDGET_FOR_LEASE_MS = 250
+// Handlers must finish well inside the lease, or another worker may claim the job meanwhile.
+const LEASE_SAFETY_FRACTION = 0.8
+// last_error keeps the message and the top of the stack; fail_* truncates at 4000 anyway.
+const MAX_ERROR_LENGTH = 2000
+
+/** The handler ran past its timeout; its job is failed with this message. */
+export class HandlerTimeoutError extends Error {
+  override readonly name = 'HandlerTimeoutError'
+  constructor(readonly ms: number) {
+    super(`handler timed out after ${ms} ms`)
+  }
+}
+
+/** What a failed job's last_error says: the error's name, message and top of its stack. */
+export function describeJobError(err: unknown): string {
+  let text: string
+  if (err instanceof Error) {
+    text = err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`
+  } else {
+    try {
+      text = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err)
+    } catch {
+      text = String(err)
+    }
+  }
+  return text.length > MAX_ERROR_LENGTH ? text.slice(0, MAX_ERROR_LENGTH) : text
+}
+
+type Outcome = { ok: true } | { ok: false; error: string }
+
+/**
+ * The handler deadlines of one batch, on one timer. A job's deadline is min(its start + the
+ * handler timeout, the batch's cutoff); both terms grow with the start time, so deadlines come
+ * in start order and the timer only ever waits for the oldest running job. A timer per job
+ * would cost a setTimeout/clearTimeout pair each (~5 µs in Deno, a tenth of a no-op job's whole
+ * budget at 15,000 jobs/s). Deadlines are kept on performance.now(), which timers run on.
+ */
+class BatchTimeouts {
+  private readonly running: { deadline: number; done: boolean; expire: () => void }[] = []
+  private head = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+
+  /** Starts a job's clock; `expire` runs if it is still running `ms` from now. */
+  start(ms: number, expire: () => void): { done: boolean } {
+    const job = { deadline: performance.now() + ms, done: false, expire }
+    this.running.push(job)
+    if (this.timer === undefined) this.arm()
+    return job
+  }
+
+  /** Clears the timer; call once every job of the batch has ended. */
+  stop(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private arm(): void {
+    while (this.head < this.running.length && this.running[this.head].done) this.head++
+    if (this.head === this.running.length) return
+    const wait = Math.max(0, this.running[this.head].deadline - performance.now())
+    this.timer = setTimeout(() => this.fire(), wait)
+  }
+
+  private fire(): void {
+    this.timer = undefined
+    const t = performance.now()
+    while (this.head < this.running.length) {
+      const job = this.running[this.head]
+      if (!job.done && job.deadline > t) break
+      this.head++
+      if (!job.done) {
+        job.done = true
+        job.expire()
+      }
+    }
+    this.arm()
+  }
+}
+
+/** Runs `handle` for one row with `timeoutMs` to finish; never rejects. */
+function runOne<Row extends QueueRow>(
+  handle: JobHandler<Row>,
+  row: Row,
+  timeouts: BatchTimeouts,
+  timeoutMs: number,
+): Promise<Outcome> {
+  return new Promise<Outcome>((resolve) => {
+    // The AbortController is made only if the handler reads its signal (a no-op does not); a
+    // handler that reads it after the deadline gets one already aborted.
+    let controller: AbortController | undefined
+    let timedOut: HandlerTimeoutError | undefined
+    const job = timeouts.start(timeoutMs, () => {
+      timedOut = new HandlerTimeoutError(timeoutMs)
+      controller?.abort(timedOut)
+      resolve({ ok: false, error: timedOut.message })
+    })
+    const ctx = {
+      get signal(): AbortSignal {
+        if (!controller) {
+          controller = new AbortController()
+          if (timedOut) controller.abort(timedOut)
+        }
+        return controller.signal
+      },
+    }
+    // After a timeout these still run (and are ignored): the first resolve wins.
+    const finish = (outcome: Outcome) => {
+      job.done = true
+      resolve(outcome)
+    }
+    const failWith = (err: unknown) => finish({ ok: false, error: describeJobError(err) })
+    try {
+      Promise.resolve(handle(row, ctx)).then(() => finish({ ok: true }), failWith)
+    } catch (err) {
+      failWith(err) // a handler that throws before returning its promise
+    }
+  })
+}
+
+/**
+ * Runs `fn` over `items` with at most `concurrency` in flight; results keep the items' order.
+ * `fn` returns null to refuse an item (out of time): then no further item is started, and the
+ * refused and never-started items' results are null.
+ */
+async function mapPool<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T) => Promise<R> | null,
+): Promise<(R | null)[]> {
+  const results = new Array<R | null>(items.length).fill(null)
+  let next = 0
+  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      const run = fn(items[i])
+      if (run === null) {
+        next = items.length
+        return
+      }
+      results[i] = await run
+    }
+  })
+  await Promise.all(lanes)
+  return results
+}
+
+/** One lease's outcome, as settleBatch counts it into the DrainResult. */
+interface BatchTally {
+  processed: number
+  errors: number
+  dead_lettered: number
+}
+
+/**
+ * Reports one batch's outcomes: one ack call for all its successes, one fail call per group
+ * of failures that share an error message and a "last attempt" flag (so the dead-letter count
+ * stays exact even when part of a group is fenced out), and one release call for the rows that
+ * never started (outcome null). The calls run concurrently.
+ */
+async function settleBatch<Row extends QueueRow>(
+  queue: LeasedQueue<Row>,
+  token: string,
+  rows: readonly Row[],
+  outcomes: readonly (Outcome | null)[],
+  warn: (line: string) => void,
+): Promise<BatchTally> {
+  const succeeded: string[] = []
+  const unstarted: string[] = []
+  const failures = new Map<string, { error: string; lastAttempt: boolean; ids: string[] }>()
+  for (let i = 0; i < rows.length; i++) {
+    const outcome = outcomes[i]
+    if (outcome === null) {
+      unstarted.push(rows[i].id)
+      continue
+    }
+    if (outcome.ok) {
+      succeeded.push(rows[i].id)
+      continue
+    }
+    // fail_* dead-letters exactly the rows whose lease was their last allowed attempt.
+    const lastAttempt = rows[i].attempts >= rows[i].max_attempts
+    const key = `${lastAttempt ? 1 : 0}${outcome.error}`
+    let group = failures.get(key)
+    if (!group) failures.set(key, group = { error: outcome.error, lastAttempt, ids: [] })
+    group.ids.push(rows[i].id)
+  }
+  const tally: BatchTally = { processed: 0, errors: 0, dead_lettered: 0 }
+  const calls: Promise<void>[] = []
+  if (succeeded.length > 0) {
+    calls.push(
+      queue.ack(succeeded, token).then((acked) => {
+        tally.processed += acked
+        if (acked < succeeded.length) {
+          warn(
+            `[${queue.name}] ${succeeded.length - acked} of ${succeeded.length} acks were fenced ` +
+              `out: their lease expired and another worker holds them`,
+          )
+        }
+      }),
+    )
+  }
+  if (unstarted.length > 0) {
+    calls.push(
+      queue.release(unstarted, token).then((released) => {
+        if (released < unstarted.length) {
+          warn(
+            `[${queue.name}] ${unstarted.length - released} of ${unstarted.length} releases ` +
+              `were fenced out: the lease was lost`,
+          )
+        }
+      }),
+    )
+  }
+  for (const group of failures.values()) {
+    calls.push(
+      queue.fail(group.ids, token, group.error).then((failed) => {
+        tally.processed += failed
+        tally.errors += failed
+        if (group.lastAttempt) tally.dead_lettered += failed
+        if (failed < group.ids.length) {
+          const which = group.ids.length === 1 ? `job ${group.ids[0]}` : `${group.ids.length} jobs`
+          warn(
+            `[${queue.name}] fail of ${which} was fenced out` +
+              (failed > 0 ? ` for ${group.ids.length - failed} of them` : '') +
+              `: the lease was lost`,
+          )
+        }
+      }),
+    )
+  }
+  await Promise.all(calls)
+  return tally
+}
+
+/**
+ * Leases batches from `queue` and runs `handle` for each row with bounded concurrency, until
+ * `limit` jobs have been leased, a lease comes back empty, or the budget is spent. A short lease
+ * is not taken as "empty": rows other workers are claiming right now are skipped, not absent.
+ *
+ * Time: a job's deadline is fixed when it starts, at min(start + handlerTimeoutMs, lease start +
+ * 80 % of the TTL, end of the budget), and no job starts past the latter two. Rows left unstarted
+ * are released (queued again, attempt restored). So the batch's one ack is sent before its lease
+ * expires, and a call never outlives its budget by more than the final ack/fail round trip —
+ * even when a handler ignores its signal (its job is failed with a timeout at its deadline).
+ *
+ * Round trips per batch: one lease, one ack for all its successes, one fail per distinct error
+ * (and one release, only when time ran out).
+ * The next batch's lease is sent together with the current batch's ack/fail calls (they touch
+ * disjoint rows), so on the no-op path a batch costs one round trip of latency, not two. The
+ * next lease is only taken once the current batch's handlers are done, never earlier: rows
+ * leased while handlers of unknown length still run could find the budget spent and sit idle
+ * under a lease (with an attempt used) until it expires.
+ */
+export async function drainQueue<Row extends QueueRow>(
+  options: DrainOptions<Row>,
+): Promise<DrainResult> {
+  const {
+    queue,
+    handle,
+    limit,
+    ttlSeconds,
+    concurrency = DRAIN_DEFAULTS.concurrency,
+    handlerTimeoutMs = DRAIN_DEFAULTS.handlerTimeoutMs,
+    budgetMs = DRAIN_DEFAULTS.budgetMs,
+    worker,
+    now = () => performance.now(),
+    warn = (line: string) => console.warn(line),
+  } = options
+  // Checked before anything is leased: a pool of 0 lanes would strand a whole lease.
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`)
+  }
+  if (!(handlerTimeoutMs >= 1)) {
+    throw new RangeError(`handlerTimeoutMs must be >= 1, got ${handlerTimeoutMs}`)
+  }
+  const batchSize = Math.min(options.batchSize ?? DRAIN_DEFAULTS.batchSize, limit, 1000)
+  const start = now()
+  const deadline = start + budgetMs
+  const result: DrainResult = { processed: 0, errors: 0, dead_lettered: 0, duration_ms: 0 }
+  let leased = 0
+
+  /** The next lease, with when it was asked for; null when no more may be taken. */
+  const nextLease = (): { at: number; lease: Promise<Lease<Row>> } | null => {
+    if (leased >= limit || deadline - now() < MIN_BUDGET_FOR_LEASE_MS) return null
+    const at = now()
+    const request = { limit: Math.min(batchSize, limit - leased), ttlSeconds, worker }
+    return { at, lease: queue.lease(request) }
+  }
+
+  let pending = nextLease()
+  while (pending !== null) {
+    const lease = await pending.lease
+    if (lease.token === null || lease.rows.length === 0) break
+    const token = lease.token
+    leased += lease.rows.length
+
+    // The lease runs from (at the latest) when it was asked for. Every handler must end well
+    // inside it (or another worker may claim its row meanwhile) and inside the budget: a job's
+    // deadline is fixed when it starts, and no job starts once this cutoff has passed.
+    const cutoff = Math.min(pending.at + ttlSeconds * 1000 * LEASE_SAFETY_FRACTION, deadline)
+    const timeouts = new BatchTimeouts()
+    const outcomes = await mapPool(lease.rows, concurrency, (row) => {
+      const left = cutoff - now()
+      if (left < 1) return null // out of time: released below, attempt not consumed
+      return runOne(handle, row, timeouts, Math.floor(Math.min(handlerTimeoutMs, left)))
+    })
+    timeouts.stop()
+    // Released rows were not run: they do not count against the limit.
+    let unstarted = 0
+    for (const outcome of outcomes) if (outcome === null) unstarted++
+    leased -= unstarted
+
+    let tally: BatchTally
+    if (unstarted === 0) {
+      // Ack/fail this batch while the next lease is on its way.
+      pending = nextLease()
+      ;[tally] = await Promise.all([
+        settleBatch(queue, token, lease.rows, outcomes, warn),
+        pending?.lease,
+      ])
+    } else {
+      // Out of time: the release must land first, or the next lease (if the budget allows one)
+      // could not see the released rows and would come back empty.
+      tally = await settleBatch(queue, token, lease.rows, outcomes, warn)
+      pending = nextLease()
+    }
+    result.processed += tally.processed
+    result.errors += tally.errors
+    result.dead_lettered += tally.dead_lettered
+  }
+
+  result.duration_ms = Math.round(now() - start)
+  return result
+}
