@@ -84,6 +84,34 @@ const toLease = <Row extends QueueRow>(rows: readonly Row[]): Lease<Row> => ({
   rows: [...rows],
 })
 
+/**
+ * ack / fail / release: the same token-fenced calls on either queue, whose SQL functions differ
+ * only by suffix (`ack_events`, `ack_discovery`, …). Named arguments and explicit casts, as every
+ * call into SQL here.
+ */
+function fencedCalls(sql: Sql, suffix: 'events' | 'discovery') {
+  const fn = (verb: 'ack' | 'fail' | 'release') => sql(`${verb}_${suffix}`)
+  const count = async (rows: Promise<{ n: number }[]>) => (await rows)[0].n
+  return {
+    ack: (ids: readonly string[], token: string) =>
+      count(sql<{ n: number }[]>`
+        select public.${fn('ack')}(
+          p_ids => ${sql.array([...ids])}::bigint[],
+          p_lease_token => ${token}::uuid) as n`),
+    fail: (ids: readonly string[], token: string, error: string) =>
+      count(sql<{ n: number }[]>`
+        select public.${fn('fail')}(
+          p_ids => ${sql.array([...ids])}::bigint[],
+          p_lease_token => ${token}::uuid,
+          p_error => ${error}::text) as n`),
+    release: (ids: readonly string[], token: string) =>
+      count(sql<{ n: number }[]>`
+        select public.${fn('release')}(
+          p_ids => ${sql.array([...ids])}::bigint[],
+          p_lease_token => ${token}::uuid) as n`),
+  }
+}
+
 /** The jobs of one topic in public.events_queue. */
 export function eventsQueue<P = unknown>(sql: Sql, topic: string): LeasedQueue<EventJob<P>> {
   return {
@@ -97,28 +125,7 @@ export function eventsQueue<P = unknown>(sql: Sql, topic: string): LeasedQueue<E
           p_worker => ${worker ?? null}::text)`
       return toLease(rows)
     },
-    async ack(ids, token) {
-      const [{ n }] = await sql<{ n: number }[]>`
-        select public.ack_events(
-          p_ids => ${sql.array([...ids])}::bigint[],
-          p_lease_token => ${token}::uuid) as n`
-      return n
-    },
-    async fail(ids, token, error) {
-      const [{ n }] = await sql<{ n: number }[]>`
-        select public.fail_events(
-          p_ids => ${sql.array([...ids])}::bigint[],
-          p_lease_token => ${token}::uuid,
-          p_error => ${error}::text) as n`
-      return n
-    },
-    async release(ids, token) {
-      const [{ n }] = await sql<{ n: number }[]>`
-        select public.release_events(
-          p_ids => ${sql.array([...ids])}::bigint[],
-          p_lease_token => ${token}::uuid) as n`
-      return n
-    },
+    ...fencedCalls(sql, 'events'),
   }
 }
 
@@ -134,27 +141,6 @@ export function discoveryQueue(sql: Sql): LeasedQueue<DiscoveryItem> {
           p_worker => ${worker ?? null}::text)`
       return toLease(rows)
     },
-    async ack(ids, token) {
-      const [{ n }] = await sql<{ n: number }[]>`
-        select public.ack_discovery(
-          p_ids => ${sql.array([...ids])}::bigint[],
-          p_lease_token => ${token}::uuid) as n`
-      return n
-    },
-    async fail(ids, token, error) {
-      const [{ n }] = await sql<{ n: number }[]>`
-        select public.fail_discovery(
-          p_ids => ${sql.array([...ids])}::bigint[],
-          p_lease_token => ${token}::uuid,
-          p_error => ${error}::text) as n`
-      return n
-    },
-    async release(ids, token) {
-      const [{ n }] = await sql<{ n: number }[]>`
-        select public.release_discovery(
-          p_ids => ${sql.array([...ids])}::bigint[],
-          p_lease_token => ${token}::uuid) as n`
-      return n
-    },
+    ...fencedCalls(sql, 'discovery'),
   }
 }
