@@ -27,8 +27,6 @@ export interface NetDrainOptions {
 
 export interface NetDrain {
   stop(): Promise<void>
-  /** Resolves once the queue is empty and no request is in flight. */
-  idle(): Promise<void>
 }
 
 const CLAIM_SQL = `
@@ -54,7 +52,6 @@ export async function startNetDrain(sql: Sql, opts: NetDrainOptions = {}): Promi
   const sending = new Set<Promise<void>>()
   let lastErrorLogAt = 0
   let again = false
-  const idleWaiters: Array<() => void> = []
 
   async function send(req: QueuedRequest): Promise<void> {
     const timeoutMs = req.timeout_milliseconds ?? 5000
@@ -106,10 +103,6 @@ export async function startNetDrain(sql: Sql, opts: NetDrainOptions = {}): Promi
         }
       }
     } while (again && !stopped)
-    if (inFlight === 0) {
-      const pending = await sql`select exists(select 1 from net.http_request_queue) as any`
-      if (!pending[0].any) idleWaiters.splice(0).forEach((resolve) => resolve())
-    }
   }
 
   function kick(): void {
@@ -149,13 +142,6 @@ export async function startNetDrain(sql: Sql, opts: NetDrainOptions = {}): Promi
       // Rows already claimed get their response row before the connection goes away; each
       // send is bounded by its own timeout.
       await Promise.allSettled([...sending])
-      idleWaiters.splice(0).forEach((resolve) => resolve())
-    },
-    idle() {
-      return new Promise<void>((resolve) => {
-        idleWaiters.push(resolve)
-        kick()
-      })
     },
   }
 }

@@ -42,8 +42,6 @@ export interface Stack {
   servedFunctions: string[]
   /** Environment a function process gets, as Supabase injects it. */
   functionEnv: Record<string, string>
-  /** Resolves when every pg_net request queued so far has been sent and recorded. */
-  netIdle(): Promise<void>
   stop(opts?: { keepDatabase?: boolean }): Promise<void>
 }
 
@@ -173,7 +171,6 @@ async function startServices(
     dbUrl: cluster.url(),
     servedFunctions: [...functionPorts.keys()],
     functionEnv,
-    netIdle: () => drain.idle(),
     async stop(stopOpts = {}) {
       // The drain goes first: requests in flight may still be calling our own functions.
       await drain.stop()
