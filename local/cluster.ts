@@ -3,6 +3,7 @@
 // pg_cron preloaded and pointed at the `postgres` database.
 import { LOCAL_DB_PASSWORD } from './keys.ts'
 import { isRoot, mustRun, run } from './proc.ts'
+import { sha256Hex } from './files.ts'
 
 export interface ClusterOptions {
   /** Folder holding data/ and postgres.log; created and handed to the postgres user. */
@@ -163,8 +164,7 @@ export async function devClusterHome(preferred: string, cloneRoot: string): Prom
   if (!isRoot()) return preferred
   const probe = await run(['test', '-x', cloneRoot], { asUser: OS_USER })
   if (probe.code === 0) return preferred
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(cloneRoot))
-  const hash = [...new Uint8Array(digest)].slice(0, 6)
-    .map((b) => b.toString(16).padStart(2, '0')).join('')
+  // 12 hex digits (6 bytes) tell clones apart without a long path.
+  const hash = (await sha256Hex(cloneRoot)).slice(0, 12)
   return `/var/lib/edge-kernel/${hash}`
 }

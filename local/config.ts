@@ -2,6 +2,7 @@
 // per-function verify_jwt settings have one source of truth locally and when deployed.
 import { parse } from 'smol-toml'
 import { FUNCTIONS_DIR, SUPABASE_DIR } from './paths.ts'
+import { pathExists } from './files.ts'
 
 export interface FunctionConfig {
   name: string
@@ -68,7 +69,7 @@ export async function expandSeedPaths(patterns: string[]): Promise<string[]> {
     const dir = abs.slice(0, slash)
     const base = abs.slice(slash + 1)
     if (!base.includes('*')) {
-      if (await exists(abs)) out.push(abs)
+      if (await pathExists(abs)) out.push(abs)
       continue
     }
     const re = new RegExp('^' + base.split('*').map(escapeRegExp).join('.*') + '$')
@@ -87,13 +88,4 @@ export async function expandSeedPaths(patterns: string[]): Promise<string[]> {
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path)
-    return true
-  } catch {
-    return false
-  }
 }

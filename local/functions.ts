@@ -3,6 +3,7 @@
 // its module graph (including _shared) changes, like `supabase functions serve`.
 import type { FunctionConfig } from './config.ts'
 import { ROOT } from './paths.ts'
+import { isFile } from './files.ts'
 
 export interface FunctionProcess {
   name: string
@@ -27,14 +28,6 @@ export function freePort(): number {
   return port
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile
-  } catch {
-    return false
-  }
-}
-
 async function pipeWithPrefix(stream: ReadableStream<Uint8Array>, prefix: string) {
   const dec = new TextDecoderStream()
   let carry = ''
@@ -55,7 +48,7 @@ export async function startFunction(
   fn: FunctionConfig,
   opts: FunctionRunnerOptions,
 ): Promise<FunctionProcess | null> {
-  if (!(await exists(fn.entrypoint))) return null
+  if (!(await isFile(fn.entrypoint))) return null
   const port = freePort()
   const args = ['run', '--allow-all', '--no-prompt']
   if (opts.watch) args.push('--watch', '--no-clear-screen')

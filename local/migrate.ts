@@ -3,6 +3,7 @@
 // so a half-applied file never leaves a trace.
 import { BOOTSTRAP_SQL, MIGRATIONS_DIR } from './paths.ts'
 import { mustRun } from './proc.ts'
+import { sha256Hex } from './files.ts'
 
 export interface Psql {
   binDir: string
@@ -76,11 +77,6 @@ export async function applyMigrations(db: Psql, log: (line: string) => void): Pr
     count++
   }
   return count
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')
 }
 
 /**

@@ -1,6 +1,7 @@
 // Checks (and, as root on Debian/Ubuntu, installs) what the local stack needs: PostgreSQL
 // server binaries, pg_cron, pgTAP and pg_prove. Anywhere else it stops with the exact command.
 import { isRoot, mustRun, run, which } from './proc.ts'
+import { isFile } from './files.ts'
 
 export interface Toolchain {
   binDir: string
@@ -15,36 +16,28 @@ interface Requirement {
   present: () => Promise<boolean>
 }
 
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile
-  } catch {
-    return false
-  }
-}
-
 function requirements(major: number): Requirement[] {
   const bin = `/usr/lib/postgresql/${major}/bin`
   return [
     {
       what: `PostgreSQL ${major} server`,
       aptPackage: `postgresql-${major}`,
-      present: () => fileExists(`${bin}/postgres`),
+      present: () => isFile(`${bin}/postgres`),
     },
     {
       what: 'psql',
       aptPackage: `postgresql-client-${major}`,
-      present: () => fileExists(`${bin}/psql`),
+      present: () => isFile(`${bin}/psql`),
     },
     {
       what: 'pg_cron',
       aptPackage: `postgresql-${major}-cron`,
-      present: () => fileExists(`/usr/lib/postgresql/${major}/lib/pg_cron.so`),
+      present: () => isFile(`/usr/lib/postgresql/${major}/lib/pg_cron.so`),
     },
     {
       what: 'pgTAP',
       aptPackage: `postgresql-${major}-pgtap`,
-      present: () => fileExists(`/usr/share/postgresql/${major}/extension/pgtap.control`),
+      present: () => isFile(`/usr/share/postgresql/${major}/extension/pgtap.control`),
     },
     {
       what: 'pg_prove',

@@ -6,6 +6,7 @@
 import { LOCAL_DB_PASSWORD } from './keys.ts'
 import { ROOT, TEST_HELPERS_SQL, TESTS_DIR } from './paths.ts'
 import { type Stack, startThrowawayStack } from './stack.ts'
+import { pathExists } from './files.ts'
 
 interface StepResult {
   name: string
@@ -42,15 +43,6 @@ async function stream(cmd: string[], env: Record<string, string> = {}) {
   return { code: status.code, text }
 }
 
-async function isPresent(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path.startsWith('/') ? path : `${ROOT}/${path}`)
-    return true
-  } catch {
-    return false
-  }
-}
-
 async function findTestFiles(dir: string): Promise<string[]> {
   const out: string[] = []
   const info = await Deno.stat(dir).catch(() => null)
@@ -77,7 +69,7 @@ const isTsPath = (p: string) => !p.endsWith('.sql') && !p.startsWith('supabase/t
 const tsOnly = only.filter(isTsPath)
 const checkable = [] as string[]
 for (const t of only.length ? tsOnly : ['local', 'ops', 'bench', 'supabase/functions']) {
-  if (await isPresent(t)) checkable.push(t)
+  if (await pathExists(t.startsWith('/') ? t : `${ROOT}/${t}`)) checkable.push(t)
 }
 if (!only.length || tsOnly.length) {
   await gate('fmt', [deno, 'fmt', '--check', ...tsOnly])
