@@ -1,7 +1,8 @@
-// Issue 5's figures, with 100,000 users, 1,000,000 user_interests and 100,000 candidates:
-// marketplace_suggestions_for_user p95 (as the signed-in user, under RLS), enqueue_discovery_for_user
-// p95, and rocker-discovery-run throughput through the gateway. Five rounds; each figure is the
-// median of the rounds (on a shared 2-vCPU machine a neighbour's burst can spoil one round).
+// Discovery figures, with 100,000 users, 1,000,000 user_interests and 100,000 candidates:
+// marketplace_suggestions_for_user p95 (as the signed-in user, under RLS),
+// enqueue_discovery_for_user p95, and rocker-discovery-run throughput through the gateway. Five
+// rounds; each figure is the median of the rounds (on a shared 2-vCPU machine a neighbour's burst
+// can spoil one round).
 import type postgres from 'postgres'
 import { type Bench, type Figure, median, percentile, round } from './harness.ts'
 

@@ -1,9 +1,9 @@
-// Issue 4's figures: cached flag evaluation in-process (flags.ts over a store loaded from the
-// real database), and public.check_rate_limit throughput with 4 concurrent clients.
+// Flag and rate-limit figures: cached flag evaluation in-process (flags.ts over a store loaded
+// from the real database), and public.check_rate_limit throughput with 4 concurrent clients.
 import postgres from 'postgres'
 import { createDb } from '../supabase/functions/_shared/db.ts'
 import { createFlagStore } from '../supabase/functions/_shared/flags.ts'
-import { type Bench, type Figure, median, pgbenchTps, round } from './harness.ts'
+import { type Bench, type Figure, median, pgbench, round } from './harness.ts'
 
 const RUNS = 3
 const EVALUATIONS = 2_000_000
@@ -113,13 +113,13 @@ export const bench: Bench = {
       const pgbenchRuns: number[] = []
       for (let r = 0; r < RUNS; r++) {
         pgbenchRuns.push(
-          await pgbenchTps(
+          (await pgbench(
             ctx,
             `\\set n random(1, 2000)\n` +
               `select allowed from public.check_rate_limit('bench-user-' || :n::text, 'bench', ` +
               `1000000, 60);\n`,
             { clients: CLIENTS, seconds: RATE_LIMIT_SECONDS },
-          ),
+          )).tps,
         )
       }
       ctx.log(`flags: pgbench check_rate_limit runs ${pgbenchRuns.map((v) => round(v, 0))}`)

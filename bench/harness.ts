@@ -16,6 +16,8 @@ export interface BenchContext {
   apiUrl: string
   dbUrl: string
   dbPort: number
+  /** The cluster's PostgreSQL binary folder (pgbench lives there). */
+  pgBinDir: string
   anonKey: string
   serviceRoleKey: string
   /** Superuser connection for arranging data. */
@@ -43,23 +45,34 @@ export function round(n: number, digits = 2): number {
   return Math.round(n * f) / f
 }
 
-const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench'
+export interface PgbenchResult {
+  /** Transactions per second, connection time excluded. */
+  tps: number
+  /** Transactions pgbench actually processed, over all clients. */
+  transactions: number
+}
 
 /**
- * Transactions per second of `script` run by pgbench for `seconds` with `clients` connections
- * (extended protocol, like postgres.js with prepare: false). A C client leaves the figure to the
- * database, where a Deno client on the same two cores would mostly measure itself.
+ * Runs `script` with pgbench, `clients` connections on as many threads, for `seconds` or for
+ * `transactionsPerClient` each (extended protocol, like postgres.js with prepare: false). A C
+ * client leaves the figure to the database, where a Deno client on the same two cores would
+ * mostly measure itself. `vars` become pgbench variables (`-D name=value`, read as `:name`).
  */
-export async function pgbenchTps(
+export async function pgbench(
   ctx: BenchContext,
   script: string,
-  opts: { clients: number; seconds: number; vars?: Record<string, string> },
-): Promise<number> {
+  opts:
+    & { clients: number; vars?: Record<string, string> }
+    & ({ seconds: number } | { transactionsPerClient: number }),
+): Promise<PgbenchResult> {
   const file = await Deno.makeTempFile({ suffix: '.sql' })
   await Deno.writeTextFile(file, script)
+  const length = 'seconds' in opts
+    ? ['-T', String(opts.seconds)]
+    : ['-t', String(opts.transactionsPerClient)]
   const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ['-D', `${k}=${v}`])
   try {
-    const out = await new Deno.Command(PGBENCH, {
+    const out = await new Deno.Command(`${ctx.pgBinDir}/pgbench`, {
       args: [
         '-h',
         '127.0.0.1',
@@ -74,8 +87,7 @@ export async function pgbenchTps(
         String(opts.clients),
         '-j',
         String(opts.clients),
-        '-T',
-        String(opts.seconds),
+        ...length,
         ...vars,
         '-f',
         file,
@@ -89,7 +101,10 @@ export async function pgbenchTps(
     if (!out.success) {
       throw new Error(`pgbench failed:\n${text}\n${new TextDecoder().decode(out.stderr)}`)
     }
-    return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(text)?.[1])
+    return {
+      tps: Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(text)?.[1]),
+      transactions: Number(/number of transactions actually processed: (\d+)/.exec(text)?.[1]),
+    }
   } finally {
     await Deno.remove(file)
   }

@@ -1,4 +1,4 @@
-// Issue 2's figure: GET /functions/v1/health through the gateway, with a 1,000,000-row table
+// Health figure: GET /functions/v1/health through the gateway, with a 1,000,000-row table
 // in the database (table sizes must come from estimates, not scans).
 import { type Bench, type Figure, median, percentile, round } from './harness.ts'
 

@@ -2,6 +2,7 @@
 // laptop's), runs every bench, and prints each figure (a median) beside its target.
 // Figures are informational: the bench exits 0 even when a target is missed, and says so.
 import postgres from 'postgres'
+import { pgBinDir } from '../local/paths.ts'
 import { startThrowawayStack } from '../local/stack.ts'
 import type { Bench, Figure } from './harness.ts'
 
@@ -43,6 +44,7 @@ try {
         apiUrl: stack.apiUrl,
         dbUrl: stack.dbUrl,
         dbPort,
+        pgBinDir: pgBinDir(stack.config.majorVersion),
         anonKey: stack.keys.anonKey,
         serviceRoleKey: stack.keys.serviceRoleKey,
         sql,

@@ -1,4 +1,4 @@
-// Issue 3's figures: queue throughput against a raw-SQL floor measured in the same run, the
+// Queue figures: throughput against a raw-SQL floor measured in the same run, the
 // queue-worker's drain rate, and lease / health-view latency with a million done rows.
 //
 // The floor is pgbench (4 clients, extended protocol like postgres.js with prepare: false)
@@ -11,11 +11,18 @@
 // figure is a median of 3.
 import { eventsQueue } from '../supabase/functions/_shared/lease.ts'
 import { createDb } from '../supabase/functions/_shared/db.ts'
-import { type Bench, type BenchContext, type Figure, median, percentile, round } from './harness.ts'
+import {
+  type Bench,
+  type BenchContext,
+  type Figure,
+  median,
+  percentile,
+  pgbench,
+  round,
+} from './harness.ts'
 
 const ROUNDS = 3
 const WORKERS = 4
-const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench'
 
 // The claim and mark-done statements of lease_events / ack_events (20261122010100), with the
 // function's variables as pgbench variables and its token from gen_random_uuid() inline.
@@ -87,49 +94,15 @@ async function pgbenchRun(
   batch: number,
 ) {
   await enqueue(ctx, topic, jobs)
-  const script = await Deno.makeTempFile({ suffix: '.sql' })
-  await Deno.writeTextFile(script, sql)
   // 10 % more transactions than full batches need: SKIP LOCKED makes some leases short.
-  const perClient = Math.ceil((jobs / batch / WORKERS) * 1.1)
-  const out = await new Deno.Command(PGBENCH, {
-    args: [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(ctx.dbPort),
-      '-U',
-      'postgres',
-      '-n',
-      '-M',
-      'extended',
-      '-c',
-      String(WORKERS),
-      '-j',
-      String(WORKERS),
-      '-t',
-      String(perClient),
-      '-D',
-      `topic=${topic}`,
-      '-D',
-      `batch=${batch}`,
-      '-f',
-      script,
-      'postgres',
-    ],
-    env: { PGPASSWORD: new URL(ctx.dbUrl).password },
-    stdout: 'piped',
-    stderr: 'piped',
-  }).output()
-  await Deno.remove(script)
-  const text = new TextDecoder().decode(out.stdout)
-  if (!out.success) {
-    throw new Error(`pgbench failed:\n${text}\n${new TextDecoder().decode(out.stderr)}`)
-  }
-  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(text)?.[1])
-  const tx = Number(/number of transactions actually processed: (\d+)/.exec(text)?.[1])
+  const { tps, transactions } = await pgbench(ctx, sql, {
+    clients: WORKERS,
+    transactionsPerClient: Math.ceil((jobs / batch / WORKERS) * 1.1),
+    vars: { topic, batch: String(batch) },
+  })
   const done = await doneCount(ctx, topic)
   if (done !== jobs) throw new Error(`pgbench (${topic}) finished ${done} of ${jobs} jobs`)
-  return done / (tx / tps)
+  return done / (transactions / tps)
 }
 
 /** 4 TypeScript workers on their own connections: lease_events + ack_events until empty. */
@@ -170,7 +143,7 @@ async function drainRun(ctx: BenchContext, jobs: number) {
         authorization: `Bearer ${ctx.serviceRoleKey}`,
         'content-type': 'application/json',
       },
-      // limit is capped at 1000 by the request contract (issue 3: "limit 1–1000").
+      // 1000 is the most queue-worker's request body accepts.
       body: JSON.stringify({ topic: 'ops.noop', limit: 1000, ttl: 60 }),
     })
     const body = await res.json()

@@ -2,6 +2,7 @@
 // server binaries, pg_cron, pgTAP and pg_prove. Anywhere else it stops with the exact command.
 import { isRoot, mustRun, run, which } from './proc.ts'
 import { isFile } from './files.ts'
+import { pgBinDir } from './paths.ts'
 
 export interface Toolchain {
   binDir: string
@@ -17,7 +18,7 @@ interface Requirement {
 }
 
 function requirements(major: number): Requirement[] {
-  const bin = `/usr/lib/postgresql/${major}/bin`
+  const bin = pgBinDir(major)
   return [
     {
       what: `PostgreSQL ${major} server`,
@@ -72,7 +73,7 @@ export async function ensurePrerequisites(
       if (!(await req.present())) throw new Error(`${req.what} still missing after apt-get`)
     }
   }
-  const binDir = `/usr/lib/postgresql/${major}/bin`
+  const binDir = pgBinDir(major)
   const pgConfig = await run([`${binDir}/pg_config`, '--pkglibdir'])
   return {
     binDir,

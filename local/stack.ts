@@ -1,6 +1,6 @@
 // Brings up the whole local stand-in for `supabase start`: Postgres with pg_cron, the
 // platform bootstrap, migrations, seeds, Vault secrets, function processes and the gateway.
-// dev.ts, test.ts and the bench all start it through here, with their own ports and folders.
+// dev.ts, run_tests.ts and the bench all start it through here, with their own ports and folders.
 import postgres from 'postgres'
 import { Cluster } from './cluster.ts'
 import { expandSeedPaths, loadProjectConfig, type ProjectConfig } from './config.ts'

@@ -1,13 +1,13 @@
 // `deno task stop`: stops the dev Postgres that `deno task dev` leaves running.
 import { Cluster, devClusterHome } from './cluster.ts'
 import { loadProjectConfig } from './config.ts'
-import { ROOT, STACK_DIR } from './paths.ts'
+import { pgBinDir, ROOT, STACK_DIR } from './paths.ts'
 
 const config = await loadProjectConfig()
 const cluster = new Cluster({
   baseDir: await devClusterHome(`${STACK_DIR}/dev`, ROOT),
   port: config.dbPort,
-  binDir: `/usr/lib/postgresql/${config.majorVersion}/bin`,
+  binDir: pgBinDir(config.majorVersion),
   durable: true,
 })
 await cluster.stop()

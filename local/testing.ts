@@ -43,3 +43,22 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 50))
   }
 }
+
+/** Runs `script` through psql (`-X`, stopping at the first error) and returns its output. */
+export async function psql(script: string, env = testStackEnv()): Promise<string> {
+  const file = await Deno.makeTempFile({ suffix: '.sql' })
+  try {
+    await Deno.writeTextFile(file, script)
+    const out = await new Deno.Command('psql', {
+      args: [env.dbUrl, '-X', '-v', 'ON_ERROR_STOP=1', '-f', file],
+      stdout: 'piped',
+      stderr: 'piped',
+    }).output()
+    if (out.code !== 0) {
+      throw new Error(`psql exited with ${out.code}: ${new TextDecoder().decode(out.stderr)}`)
+    }
+    return new TextDecoder().decode(out.stdout)
+  } finally {
+    await Deno.remove(file)
+  }
+}

@@ -137,7 +137,10 @@ export function requireServiceRole(
   }
 }
 
-/** Admits only a signed-in user; sets `c.var.claims` and `c.var.userId` (the token's `sub`). */
+/**
+ * Admits only a signed-in user; sets `c.var.claims` and `c.var.userId` (the token's `sub`).
+ * For user endpoints such as policy-ranker and legacy-migration, which serve the caller's own data.
+ */
 export function requireUser({ verifier }: AuthOptions): MiddlewareHandler<{ Variables: UserVars }> {
   return async function requireUser(c, next) {
     const claims = await verifier.verify(bearerToken(c.req.header('authorization')))

@@ -1,9 +1,10 @@
 // Percentage-rollout bucketing, identical to public.flag_bucket() in SQL: pure and synchronous.
 //
 // bucket = (first 4 bytes of SHA-256("<seed>:<user id>") as an unsigned big-endian integer)
-//          mod 100, plus 1; a user is in a rollout when bucket <= percentage.
-// The seed is the flag's "group" when it has one, else its key. supabase/tests/flags/
-// bucket_vectors.tsv pins the results for both implementations.
+//          mod 100, plus 1; a user is in a rollout when bucket <= percentage (evaluateFlagValue
+// in flags.ts, which every per-user rollout goes through). The seed is the flag's "group" when
+// it has one, else its key. supabase/tests/flags/bucket_vectors.tsv pins the results for both
+// implementations.
 
 /** Buckets run from 1 to 100, so percentage 0 admits nobody and 100 admits everyone. */
 export const BUCKETS = 100
@@ -183,9 +184,4 @@ export function bucketOf(seed: string, userId: string): number {
   // The first 4 digest bytes as an unsigned big-endian integer: STATE[0] (a Uint32Array holds
   // it unsigned, as the SQL side does with bigint arithmetic).
   return (STATE[0] % BUCKETS) + 1
-}
-
-/** Whether `userId` falls within `percentage` (0-100) of rollout seed `seed`. */
-export function inRollout(seed: string, userId: string, percentage: number): boolean {
-  return bucketOf(seed, userId) <= percentage
 }

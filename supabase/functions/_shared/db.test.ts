@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { createDb, withServiceRole, withUser } from './db.ts'
+import { createDb, withUser } from './db.ts'
 
-// Set by the lead's test runner (throwaway cluster with the platform roles); skipped otherwise.
+// Set by local/run_tests.ts (a throwaway cluster with the platform roles); skipped otherwise.
 const LIVE_DB_URL = Deno.env.get('SUPABASE_DB_URL')
 const USER_ID = '6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f'
 
@@ -34,17 +34,21 @@ Deno.test({
 })
 
 Deno.test({
-  name: 'withServiceRole runs as service_role with service_role claims',
+  name: 'withUser runs as authenticated even when the claims say service_role',
   ignore: LIVE_DB_URL === undefined,
   async fn() {
     const sql = createDb(LIVE_DB_URL!, { max: 1 })
     try {
-      const [row] = await withServiceRole(sql, (tx) =>
-        tx<Session[]>`
+      const [row] = await withUser(
+        sql,
+        { role: 'service_role', sub: USER_ID },
+        (tx) =>
+          tx<Session[]>`
           select current_user as role, current_setting('request.jwt.claims', true) as claims
-        `)
-      assert.equal(row.role, 'service_role')
-      assert.deepEqual(JSON.parse(row.claims!), { role: 'service_role' })
+        `,
+      )
+      assert.equal(row.role, 'authenticated')
+      assert.deepEqual(JSON.parse(row.claims!), { role: 'authenticated', sub: USER_ID })
     } finally {
       await sql.end({ timeout: 0 })
     }

@@ -1,4 +1,8 @@
-// The Postgres client (postgres.js) and the transactions that act as a user or as service_role.
+// The Postgres client (postgres.js) and the transaction that acts as a signed-in user.
+//
+// Worker endpoints use the client as it is: SUPABASE_DB_URL is the function's own connection as
+// the database owner, not an API role, so no role is assumed for them and RLS does not apply;
+// what bounds a worker is the SQL functions it calls.
 import postgres from 'postgres'
 import type { Claims } from './auth.ts'
 
@@ -41,35 +45,20 @@ export function createDb(url: string, options: DbOptions = {}): Sql {
  * Runs `fn` in a transaction as the `authenticated` role with the caller's claims, exactly as
  * PostgREST does, so RLS policies and auth.uid() apply. `is_local = true` scopes both settings to
  * the transaction, which is what keeps them from leaking through a pooled connection.
+ * For user endpoints such as policy-ranker and legacy-migration, which act for the caller.
  */
-export function withUser<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  // The claims' role must agree with the database role: claims saying service_role inside an
-  // authenticated session would satisfy `auth.role() = 'service_role'` policies.
-  return asRole(sql, 'authenticated', { ...claims, role: 'authenticated' }, fn)
-}
-
-/**
- * Runs `fn` in a transaction as `service_role` (bypasses RLS, but only has that role's grants),
- * so worker code is held to the same privileges it would have through the API.
- */
-export function withServiceRole<T>(
+export async function withUser<T>(
   sql: Sql,
-  fn: (tx: Tx) => Promise<T>,
-  claims: Claims = { role: 'service_role' },
-): Promise<T> {
-  return asRole(sql, 'service_role', claims, fn)
-}
-
-async function asRole<T>(
-  sql: Sql,
-  role: 'authenticated' | 'service_role',
   claims: Claims,
   fn: (tx: Tx) => Promise<T>,
 ): Promise<T> {
+  // The claims' role must agree with the database role: claims saying service_role inside an
+  // authenticated session would satisfy `auth.role() = 'service_role'` policies.
+  const asUser = JSON.stringify({ ...claims, role: 'authenticated' })
   const result = await sql.begin(async (tx) => {
     await tx`
-      select set_config('role', ${role}, true),
-             set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)
+      select set_config('role', 'authenticated', true),
+             set_config('request.jwt.claims', ${asUser}, true)
     `
     return await fn(tx)
   })

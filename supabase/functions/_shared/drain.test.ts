@@ -1,8 +1,9 @@
-// drainQueue against an in-memory queue: batching, limits, concurrency bound, timeouts, the
-// budget, and what is counted. The SQL side is tested against the database in
-// supabase/tests/queue and queue-worker/*.test.ts.
+// drainQueue against an in-memory queue, with per-row and batch handlers: batching, limits,
+// the concurrency bound, timeouts, the lease and budget cutoffs, the release of unstarted rows,
+// and what is counted. The same loop against Postgres is in queue-worker/queue.test.ts and
+// queue-worker/app.test.ts; the SQL functions themselves in supabase/tests/queue.
 import assert from 'node:assert/strict'
-import { describeJobError, drainQueue } from './drain.ts'
+import { describeJobError, drainQueue, HandlerTimeoutError, type JobOutcome } from './drain.ts'
 import type { Lease, LeasedQueue, LeaseRequest, QueueRow } from './lease.ts'
 
 function row(id: number, attempts = 1, maxAttempts = 5): QueueRow {
@@ -295,6 +296,9 @@ Deno.test('describeJobError keeps the message and tolerates any thrown value', (
   assert.equal(describeJobError({ a: 1 }), '{"a":1}')
   assert.equal(describeJobError(undefined), 'undefined')
   assert.equal(describeJobError('x'.repeat(5000)).length, 2000)
+  assert.ok(describeJobError('x'.repeat(5000)).endsWith('…'), 'a cut error says so')
+  assert.equal(describeJobError('x'.repeat(2000)), 'x'.repeat(2000), 'an uncut one is verbatim')
+  assert.equal(describeJobError(new HandlerTimeoutError(50)), 'handler timed out after 50 ms')
 })
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
@@ -311,8 +315,7 @@ function recordingClock() {
 }
 
 Deno.test('no job starts after the budget; unstarted jobs are released with their attempt back', async () => {
-  // The reviewer's case: 40 jobs x 50 ms, 2 at a time, a 300 ms budget (the batch alone would
-  // take 1 s).
+  // 40 jobs x 50 ms, 2 at a time, a 300 ms budget: the batch alone would take 1 s.
   const { queue, log } = memoryQueue(range(40))
   const clock = recordingClock()
   const starts: number[] = []
@@ -418,4 +421,151 @@ Deno.test('drainQueue refuses concurrency < 1 and a timeout < 1 before leasing',
     )
     assert.equal(log.leases.length, 0, JSON.stringify(bad))
   }
+})
+
+Deno.test('drainQueue refuses both or neither of handle and handleBatch before leasing', async () => {
+  const handle = () => Promise.resolve()
+  const handleBatch = (rows: readonly QueueRow[]) =>
+    Promise.resolve(rows.map((): JobOutcome => ({ ok: true })))
+  for (const handlers of [{}, { handle, handleBatch }]) {
+    const { queue, log } = memoryQueue(range(3))
+    await assert.rejects(
+      // deno-lint-ignore no-explicit-any
+      drainQueue({ queue, limit: 3, ttlSeconds: 30, ...handlers } as any),
+      /exactly one of handle and handleBatch/,
+    )
+    assert.equal(log.leases.length, 0)
+  }
+})
+
+// ---------------------------------------------------------------------------------------------
+// Batch handlers
+// ---------------------------------------------------------------------------------------------
+
+Deno.test('a batch handler gets each lease whole and its per-row outcomes are acked or failed', async () => {
+  // 1..7 in batches of 3; even ids fail with one error, 6 (on its last attempt) is dead-lettered.
+  const rows = range(7)
+  rows[5] = row(6, 5, 5)
+  const { queue, log } = memoryQueue(rows)
+  const batches: string[][] = []
+  const result = await drainQueue({
+    queue,
+    handleBatch: (batch) => {
+      batches.push(batch.map((r) => r.id))
+      return Promise.resolve(
+        batch.map((r): JobOutcome =>
+          Number(r.id) % 2 === 0 ? { ok: false, error: 'even' } : { ok: true }
+        ),
+      )
+    },
+    limit: 10,
+    ttlSeconds: 30,
+    batchSize: 3,
+  })
+  assert.deepEqual(batches, [['1', '2', '3'], ['4', '5', '6'], ['7']])
+  assert.deepEqual(log.calls.filter((c) => c !== 'lease'), [
+    'ack:1,3',
+    'fail:2',
+    'ack:5',
+    'fail:4',
+    'fail:6',
+    'ack:7',
+  ])
+  assert.deepEqual(
+    { ...result, duration_ms: 0 },
+    { processed: 7, errors: 3, dead_lettered: 1, duration_ms: 0 },
+  )
+  assert.deepEqual(log.failed.map((f) => f.error), ['even', 'even', 'even'])
+})
+
+Deno.test('a rejecting batch handler fails its whole batch, leases no more, and rethrows', async () => {
+  const { queue, log } = memoryQueue(range(6))
+  const boom = new Error('connection reset')
+  await assert.rejects(
+    drainQueue({
+      queue,
+      handleBatch: () => Promise.reject(boom),
+      limit: 6,
+      ttlSeconds: 30,
+      batchSize: 3,
+    }),
+    boom,
+  )
+  assert.deepEqual(log.calls, ['lease', 'fail:1,2,3'], 'one fail call, and no second lease')
+  assert.match(log.failed[0].error, /connection reset/)
+})
+
+Deno.test('a batch handler that resolves the wrong number of outcomes fails its batch', async () => {
+  const { queue, log } = memoryQueue(range(2))
+  await assert.rejects(
+    drainQueue({
+      queue,
+      handleBatch: () => Promise.resolve([{ ok: true }]),
+      limit: 2,
+      ttlSeconds: 30,
+    }),
+    /one outcome per row: 2 rows, got 1 outcomes/,
+  )
+  assert.deepEqual(log.failed.map((f) => f.id), ['1', '2'])
+  assert.deepEqual(log.acked, [])
+})
+
+Deno.test('a batch handler past its deadline fails every row with a timeout and the run goes on', async () => {
+  const { queue, log } = memoryQueue(range(4))
+  const signals: AbortSignal[] = []
+  const result = await drainQueue({
+    queue,
+    handleBatch: (batch, { signal }) => {
+      signals.push(signal)
+      // The first batch hangs until its signal fires; the second succeeds.
+      return signals.length === 1
+        ? new Promise((resolve) => signal.addEventListener('abort', () => resolve([])))
+        : Promise.resolve(batch.map((): JobOutcome => ({ ok: true })))
+    },
+    limit: 4,
+    ttlSeconds: 30,
+    batchSize: 2,
+    handlerTimeoutMs: 50,
+  })
+  assert.ok(signals[0].aborted)
+  assert.deepEqual(log.failed, [
+    { id: '1', error: 'handler timed out after 50 ms' },
+    { id: '2', error: 'handler timed out after 50 ms' },
+  ])
+  assert.deepEqual(log.acked, ['3', '4'])
+  assert.deepEqual({ ...result, duration_ms: 0 }, {
+    processed: 4,
+    errors: 2,
+    dead_lettered: 0,
+    duration_ms: 0,
+  })
+})
+
+Deno.test('a batch leased too late to start is released whole, its attempts given back', async () => {
+  // The lease call itself eats the whole 1 s budget (a slow database): nothing may start.
+  let clock = 0
+  const { queue, log } = memoryQueue(range(3))
+  let calls = 0
+  const result = await drainQueue({
+    queue: {
+      ...queue,
+      lease: (request) => {
+        clock += 1000
+        return queue.lease(request)
+      },
+    },
+    handleBatch: (batch) => {
+      calls++
+      return Promise.resolve(batch.map((): JobOutcome => ({ ok: true })))
+    },
+    limit: 3,
+    ttlSeconds: 30,
+    budgetMs: 1000,
+    now: () => clock,
+  })
+  assert.equal(calls, 0)
+  assert.deepEqual(log.released, ['1', '2', '3'])
+  for (const id of log.released) assert.equal(log.attempts.get(id), 0)
+  assert.equal(log.leases.length, 1, 'no lease after the budget is spent')
+  assert.equal(result.processed, 0)
 })

@@ -1,5 +1,12 @@
 // drainQueue(): the lease → run handlers → ack/fail loop every worker function shares.
 import type { Lease, LeasedQueue, QueueRow } from './lease.ts'
+import type { Clock } from './wiring.ts'
+
+/** What a handler gets besides its work. */
+export interface JobContext {
+  /** Fires at the deadline, when the work is failed with a timeout (see handlerTimeoutMs). */
+  readonly signal: AbortSignal
+}
 
 /**
  * Runs one job. Throwing (or rejecting) fails the job; the signal fires at its deadline, when
@@ -7,28 +14,67 @@ import type { Lease, LeasedQueue, QueueRow } from './lease.ts'
  * ignores the signal keeps running in the background while its job may be retried, so handlers
  * must be idempotent and should stop (cancel queries, abort fetches) when the signal fires.
  */
-export type JobHandler<Row extends QueueRow> = (
-  row: Row,
-  ctx: { signal: AbortSignal },
-) => Promise<void>
+export type JobHandler<Row extends QueueRow> = (row: Row, ctx: JobContext) => Promise<void>
 
-export interface DrainOptions<Row extends QueueRow> {
+/**
+ * Starts `start()` (a postgres.js query, or anything else with cancel()) unless `signal` has
+ * fired, and cancels it if `signal` fires while it runs: how a handler honours its signal around
+ * one query. postgres.js queries run when first awaited, so `start` may build the query itself.
+ */
+export async function runCancellable<T>(
+  signal: AbortSignal,
+  start: () => PromiseLike<T> & { cancel(): unknown },
+): Promise<T> {
+  signal.throwIfAborted()
+  const work = start()
+  const cancel = () => void work.cancel()
+  signal.addEventListener('abort', cancel, { once: true })
+  try {
+    return await work
+  } finally {
+    signal.removeEventListener('abort', cancel)
+  }
+}
+
+/** How one row of a batch ended. A failed row's error is stored as describeJobError(error). */
+export type JobOutcome = { ok: true } | { ok: false; error: unknown }
+
+/**
+ * Runs a whole leased batch in one go, for work that is cheaper per batch than per row (one SQL
+ * call for all of them). Resolves to one outcome per row, in the rows' order. Rejecting means
+ * the batch could not be judged at all (the connection dropped, say): every row fails with that
+ * error, and once the fail calls have landed drainQueue rethrows it, ending the run. The batch
+ * is one job for the deadline: past it, every row fails with a timeout and the run goes on.
+ */
+export type BatchHandler<Row extends QueueRow> = (
+  rows: readonly Row[],
+  ctx: JobContext,
+) => Promise<readonly JobOutcome[]>
+
+/** Exactly one of the two: a handler per row, or one for the whole batch. */
+export type DrainHandler<Row extends QueueRow> =
+  | { handle: JobHandler<Row>; handleBatch?: undefined }
+  | { handleBatch: BatchHandler<Row>; handle?: undefined }
+
+export type DrainOptions<Row extends QueueRow> = DrainSettings<Row> & DrainHandler<Row>
+
+interface DrainSettings<Row extends QueueRow> {
   queue: LeasedQueue<Row>
-  handle: JobHandler<Row>
   /** Jobs to run at most in this call. */
   limit: number
   /** Lease length in seconds. */
   ttlSeconds: number
   /** Rows per lease call. Default min(limit, 100); at most 1000. */
   batchSize?: number
-  /** Handlers running at once. Default 8. */
+  /** Handlers running at once (per-row handlers only). Default 8. */
   concurrency?: number
   /**
-   * Longest one handler may run before its job fails with a timeout. Default 30 s. Each job's
-   * deadline is set when it starts: min(start + this, lease start + 80 % of the TTL, end of the
-   * budget). No job starts once the lease's 80 % mark or the budget's end has passed; those
-   * rows are released (back to queued, attempt not consumed). So every handler ends, and the
-   * batch's single ack is sent, inside the lease and the budget.
+   * Longest one handler call (a row's, or a batch handler's whole batch) may run before its
+   * rows fail with a timeout. Default 30 s. Each call's deadline is set when it starts:
+   * min(start + this, lease start + 80 % of the TTL, end of the budget). No call starts once the
+   * lease's 80 % mark or the budget's end has passed; its rows are released (back to queued,
+   * attempt not consumed). So every handler ends, and the batch's single ack is sent, inside the
+   * lease and the budget.
    */
   handlerTimeoutMs?: number
   /**
@@ -39,8 +85,8 @@ export interface DrainOptions<Row extends QueueRow> {
   budgetMs?: number
   /** Recorded in leased_by. */
   worker?: string
-  /** Clock in ms, injectable for tests. Default performance.now. */
-  now?: () => number
+  /** Times the budget and the lease cutoff; monotonic. Default performance.now. */
+  now?: Clock
   /** Where lost leases and other surprises are reported. Default console.warn. */
   warn?: (line: string) => void
 }
@@ -70,7 +116,7 @@ const LEASE_SAFETY_FRACTION = 0.8
 // last_error keeps the message and the top of the stack; fail_* truncates at 4000 anyway.
 const MAX_ERROR_LENGTH = 2000
 
-/** The handler ran past its timeout; its job is failed with this message. */
+/** The handler ran past its deadline; its job is failed with this message. */
 export class HandlerTimeoutError extends Error {
   override readonly name = 'HandlerTimeoutError'
   constructor(readonly ms: number) {
@@ -78,10 +124,16 @@ export class HandlerTimeoutError extends Error {
   }
 }
 
-/** What a failed job's last_error says: the error's name, message and top of its stack. */
+/**
+ * What a failed job's last_error says: the error's name, message and top of its stack (a
+ * timeout's message alone: its stack is this module's, not the handler's). Cut to 2000
+ * characters, ending in "…" when cut, so an operator can tell.
+ */
 export function describeJobError(err: unknown): string {
   let text: string
-  if (err instanceof Error) {
+  if (err instanceof HandlerTimeoutError) {
+    text = err.message
+  } else if (err instanceof Error) {
     text = err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`
   } else {
     try {
@@ -90,10 +142,11 @@ export function describeJobError(err: unknown): string {
       text = String(err)
     }
   }
-  return text.length > MAX_ERROR_LENGTH ? text.slice(0, MAX_ERROR_LENGTH) : text
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text
 }
 
-type Outcome = { ok: true } | { ok: false; error: string }
+/** How a handler call ended: resolved with `value`, or threw (or timed out with) `error`. */
+type Ended<T> = { ok: true; value: T } | { ok: false; error: unknown }
 
 /**
  * The handler deadlines of one batch, on one timer. A job's deadline is min(its start + the
@@ -144,14 +197,17 @@ class BatchTimeouts {
   }
 }
 
-/** Runs `handle` for one row with `timeoutMs` to finish; never rejects. */
-function runOne<Row extends QueueRow>(
-  handle: JobHandler<Row>,
-  row: Row,
+/**
+ * Runs `handle(work, ctx)` (a job's row, or a whole batch) with `timeoutMs` to finish; never
+ * rejects. `handle` and `work` come separately so the per-row path makes no closure per job.
+ */
+function runOne<W, T>(
+  handle: (work: W, ctx: JobContext) => Promise<T>,
+  work: W,
   timeouts: BatchTimeouts,
   timeoutMs: number,
-): Promise<Outcome> {
-  return new Promise<Outcome>((resolve) => {
+): Promise<Ended<T>> {
+  return new Promise<Ended<T>>((resolve) => {
     // The AbortController is made only if the handler reads its signal (a no-op does not); a
     // handler that reads it after the deadline gets one already aborted.
     let controller: AbortController | undefined
@@ -159,7 +215,7 @@ function runOne<Row extends QueueRow>(
     const job = timeouts.start(timeoutMs, () => {
       timedOut = new HandlerTimeoutError(timeoutMs)
       controller?.abort(timedOut)
-      resolve({ ok: false, error: timedOut.message })
+      resolve({ ok: false, error: timedOut })
     })
     const ctx = {
       get signal(): AbortSignal {
@@ -171,13 +227,13 @@ function runOne<Row extends QueueRow>(
       },
     }
     // After a timeout these still run (and are ignored): the first resolve wins.
-    const finish = (outcome: Outcome) => {
+    const finish = (ended: Ended<T>) => {
       job.done = true
-      resolve(outcome)
+      resolve(ended)
     }
-    const failWith = (err: unknown) => finish({ ok: false, error: describeJobError(err) })
+    const failWith = (error: unknown) => finish({ ok: false, error })
     try {
-      Promise.resolve(handle(row, ctx)).then(() => finish({ ok: true }), failWith)
+      Promise.resolve(handle(work, ctx)).then((value) => finish({ ok: true, value }), failWith)
     } catch (err) {
       failWith(err) // a handler that throws before returning its promise
     }
@@ -228,12 +284,15 @@ async function settleBatch<Row extends QueueRow>(
   queue: LeasedQueue<Row>,
   token: string,
   rows: readonly Row[],
-  outcomes: readonly (Outcome | null)[],
+  outcomes: readonly (JobOutcome | null)[],
   warn: (line: string) => void,
 ): Promise<BatchTally> {
   const succeeded: string[] = []
   const unstarted: string[] = []
   const failures = new Map<string, { error: string; lastAttempt: boolean; ids: string[] }>()
+  // A failed batch hands every row the same error: describe it once.
+  let described: unknown
+  let text: string | undefined
   for (let i = 0; i < rows.length; i++) {
     const outcome = outcomes[i]
     if (outcome === null) {
@@ -246,9 +305,13 @@ async function settleBatch<Row extends QueueRow>(
     }
     // fail_* dead-letters exactly the rows whose lease was their last allowed attempt.
     const lastAttempt = rows[i].attempts >= rows[i].max_attempts
-    const key = `${lastAttempt ? 1 : 0}${outcome.error}`
+    if (text === undefined || outcome.error !== described) {
+      described = outcome.error
+      text = describeJobError(described)
+    }
+    const key = `${lastAttempt ? 1 : 0}${text}`
     let group = failures.get(key)
-    if (!group) failures.set(key, group = { error: outcome.error, lastAttempt, ids: [] })
+    if (!group) failures.set(key, group = { error: text, lastAttempt, ids: [] })
     group.ids.push(rows[i].id)
   }
   const tally: BatchTally = { processed: 0, errors: 0, dead_lettered: 0 }
@@ -300,9 +363,10 @@ async function settleBatch<Row extends QueueRow>(
 }
 
 /**
- * Leases batches from `queue` and runs `handle` for each row with bounded concurrency, until
- * `limit` jobs have been leased, a lease comes back empty, or the budget is spent. A short lease
- * is not taken as "empty": rows other workers are claiming right now are skipped, not absent.
+ * Leases batches from `queue` and runs them, until `limit` jobs have been leased, a lease comes
+ * back empty, or the budget is spent: `handle` for each row with bounded concurrency, or
+ * `handleBatch` once per batch. A short lease is not taken as "empty": rows other workers are
+ * claiming right now are skipped, not absent.
  *
  * Time: a job's deadline is fixed when it starts, at min(start + handlerTimeoutMs, lease start +
  * 80 % of the TTL, end of the budget), and no job starts past the latter two. Rows left unstarted
@@ -324,6 +388,7 @@ export async function drainQueue<Row extends QueueRow>(
   const {
     queue,
     handle,
+    handleBatch,
     limit,
     ttlSeconds,
     concurrency = DRAIN_DEFAULTS.concurrency,
@@ -334,6 +399,9 @@ export async function drainQueue<Row extends QueueRow>(
     warn = (line: string) => console.warn(line),
   } = options
   // Checked before anything is leased: a pool of 0 lanes would strand a whole lease.
+  if ((handle === undefined) === (handleBatch === undefined)) {
+    throw new TypeError('drainQueue needs exactly one of handle and handleBatch')
+  }
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`)
   }
@@ -354,6 +422,12 @@ export async function drainQueue<Row extends QueueRow>(
     return { at, lease: queue.lease(request) }
   }
 
+  /** A job's time to run if it starts now, or null when it may not start (out of time). */
+  const timeLeft = (cutoff: number): number | null => {
+    const left = cutoff - now()
+    return left < 1 ? null : Math.floor(Math.min(handlerTimeoutMs, left))
+  }
+
   let pending = nextLease()
   while (pending !== null) {
     const lease = await pending.lease
@@ -366,11 +440,19 @@ export async function drainQueue<Row extends QueueRow>(
     // deadline is fixed when it starts, and no job starts once this cutoff has passed.
     const cutoff = Math.min(pending.at + ttlSeconds * 1000 * LEASE_SAFETY_FRACTION, deadline)
     const timeouts = new BatchTimeouts()
-    const outcomes = await mapPool(lease.rows, concurrency, (row) => {
-      const left = cutoff - now()
-      if (left < 1) return null // out of time: released below, attempt not consumed
-      return runOne(handle, row, timeouts, Math.floor(Math.min(handlerTimeoutMs, left)))
-    })
+    let outcomes: readonly (JobOutcome | null)[]
+    // What a batch handler threw (not a timeout): rethrown once its batch is failed.
+    let thrown: { error: unknown } | undefined
+    if (handle) {
+      outcomes = await mapPool(lease.rows, concurrency, (row) => {
+        const ms = timeLeft(cutoff)
+        return ms === null ? null : runOne(handle, row, timeouts, ms) // null: released below
+      })
+    } else {
+      const ms = timeLeft(cutoff)
+      const ended = ms === null ? null : await runOne(handleBatch, lease.rows, timeouts, ms)
+      ;({ outcomes, thrown } = batchOutcomes(lease.rows.length, ended))
+    }
     timeouts.stop()
     // Released rows were not run: they do not count against the limit.
     let unstarted = 0
@@ -378,7 +460,7 @@ export async function drainQueue<Row extends QueueRow>(
     leased -= unstarted
 
     let tally: BatchTally
-    if (unstarted === 0) {
+    if (unstarted === 0 && thrown === undefined) {
       // Ack/fail this batch while the next lease is on its way.
       pending = nextLease()
       ;[tally] = await Promise.all([
@@ -387,15 +469,42 @@ export async function drainQueue<Row extends QueueRow>(
       ])
     } else {
       // Out of time: the release must land first, or the next lease (if the budget allows one)
-      // could not see the released rows and would come back empty.
+      // could not see the released rows and would come back empty. After a thrown batch no
+      // lease is taken at all: the run ends with its error.
       tally = await settleBatch(queue, token, lease.rows, outcomes, warn)
-      pending = nextLease()
+      pending = thrown === undefined ? nextLease() : null
     }
     result.processed += tally.processed
     result.errors += tally.errors
     result.dead_lettered += tally.dead_lettered
+    if (thrown !== undefined) throw thrown.error
   }
 
   result.duration_ms = Math.round(now() - start)
   return result
+}
+
+/**
+ * A batch handler's end as one outcome per row: its own outcomes when it resolved with one per
+ * row; otherwise every row fails with its error (a timeout, or what it threw, which is also
+ * returned for rethrowing). A batch that never started (`ended` null) is all unstarted.
+ */
+function batchOutcomes(
+  rows: number,
+  ended: Ended<readonly JobOutcome[]> | null,
+): { outcomes: readonly (JobOutcome | null)[]; thrown?: { error: unknown } } {
+  if (ended === null) return { outcomes: new Array<null>(rows).fill(null) }
+  if (ended.ok && Array.isArray(ended.value) && ended.value.length === rows) {
+    return { outcomes: ended.value }
+  }
+  const error = ended.ok
+    ? new TypeError(
+      `handleBatch must resolve to one outcome per row: ${rows} rows, got ` +
+        (Array.isArray(ended.value) ? `${ended.value.length} outcomes` : typeof ended.value),
+    )
+    : ended.error
+  return {
+    outcomes: new Array<JobOutcome>(rows).fill({ ok: false, error }),
+    thrown: error instanceof HandlerTimeoutError ? undefined : { error },
+  }
 }

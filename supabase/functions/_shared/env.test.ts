@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { EnvError, parseEnv } from './env.ts'
+import { parseEnv } from './env.ts'
+import { EnvError } from './settings.ts'
 
 const valid = {
   SUPABASE_URL: 'http://127.0.0.1:54321',
@@ -97,6 +98,25 @@ Deno.test('neither JWT_SECRET nor SUPABASE_JWKS names both', () => {
 Deno.test('an empty key set does not count as a verification key', () => {
   const err = envError({ ...valid, JWT_SECRET: undefined, SUPABASE_JWKS: '{"keys":[]}' })
   assert.deepEqual(err.issues.map((i) => i.variable), ['JWT_SECRET', 'SUPABASE_JWKS'])
+})
+
+Deno.test('an empty key set is reported as no key even when other variables fail', () => {
+  const err = envError({
+    ...valid,
+    SUPABASE_URL: undefined,
+    JWT_SECRET: undefined,
+    SUPABASE_JWKS: '{"keys":[]}',
+  })
+  assert.deepEqual(err.issues.map((i) => i.variable), [
+    'SUPABASE_URL',
+    'JWT_SECRET',
+    'SUPABASE_JWKS',
+  ])
+})
+
+Deno.test('a malformed SUPABASE_JWKS is named once, without the secret rule', () => {
+  const err = envError({ ...valid, JWT_SECRET: undefined, SUPABASE_JWKS: '{nope' })
+  assert.deepEqual(err.issues.map((i) => i.variable), ['SUPABASE_JWKS'])
 })
 
 Deno.test('the secret rule is reported alongside other missing variables', () => {

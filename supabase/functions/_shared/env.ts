@@ -1,14 +1,8 @@
-// Parses the function environment once, with zod, into a typed object that is injected everywhere.
+// The platform's variables (Supabase's and the JWT secret), parsed once with zod into a typed Env
+// that is injected everywhere. Each function's own settings live in its config.ts.
 import { z } from 'zod'
 import type { JSONWebKeySet } from 'jose'
-
-/** Raised when the environment is unusable; the message names every bad variable. */
-export class EnvError extends Error {
-  override readonly name = 'EnvError'
-  constructor(readonly issues: readonly { variable: string; message: string }[]) {
-    super(`Invalid environment: ${issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`)
-  }
-}
+import { loadSettings, parseSettings, type RawSettings } from './settings.ts'
 
 // A missing variable and an empty one mean the same thing to an operator, so both read "required".
 const required = (iss: { input: unknown }) =>
@@ -45,6 +39,16 @@ const jwks = z.string().transform((text, ctx): unknown => {
   }),
 )
 
+/**
+ * Whether SUPABASE_JWKS holds a key. A value that failed to parse counts as present: it is
+ * reported on its own, and "set one of them" would be a second, misleading complaint.
+ */
+function hasKeys(jwks: unknown): boolean {
+  if (jwks === undefined) return false
+  const keys = (jwks as { keys?: unknown }).keys
+  return !Array.isArray(keys) || keys.length > 0
+}
+
 const schema = z.object({
   SUPABASE_URL: httpUrl,
   SUPABASE_DB_URL: postgresUrl,
@@ -56,45 +60,31 @@ const schema = z.object({
   // brute-forceable, hence the floor Supabase itself applies.
   JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   SENTRY_DSN: z.url({ error: 'must be a URL' }).optional(),
+}).superRefine((env, ctx) => {
+  // Without a secret or a non-empty key set no token could ever verify, so fail at boot.
+  if (env.JWT_SECRET !== undefined || hasKeys(env.SUPABASE_JWKS)) return
+  const message = 'set JWT_SECRET or SUPABASE_JWKS with at least one key'
+  ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message })
+  ctx.addIssue({ code: 'custom', path: ['SUPABASE_JWKS'], message })
+}, {
+  // Also run when other variables failed, so this is reported together with every other
+  // problem, not only once they are fixed.
+  when: () => true,
 })
-
-/** The names parseEnv reads; everything else in the environment is ignored. */
-export const ENV_KEYS = Object.keys(schema.shape) as (keyof typeof schema.shape)[]
 
 export type Env = Omit<z.output<typeof schema>, 'SUPABASE_JWKS'> & {
   SUPABASE_JWKS?: JSONWebKeySet
 }
 
 /** Validates raw environment values; throws EnvError naming each missing or invalid variable. */
-export function parseEnv(raw: Record<string, string | undefined>): Env {
-  // Optional variables set to '' (a common deploy-template leftover) count as unset.
-  const cleaned = Object.fromEntries(
-    ENV_KEYS.map((key) => [key, raw[key] === '' ? undefined : raw[key]]),
-  )
-  const result = schema.safeParse(cleaned)
-  const issues = result.success ? [] : result.error.issues.map((issue) => ({
-    variable: String(issue.path[0] ?? '(environment)'),
-    message: issue.message,
-  }))
-  // Without a secret or a non-empty key set no token could ever verify, so fail at boot. Checked
-  // outside zod so it is reported together with every other problem, not only once they are fixed.
-  const keyCount = result.success
-    ? result.data.SUPABASE_JWKS?.keys.length ?? 0
-    : cleaned.SUPABASE_JWKS === undefined
-    ? 0
-    : 1
-  if (cleaned.JWT_SECRET === undefined && keyCount === 0) {
-    const message = 'set JWT_SECRET or SUPABASE_JWKS with at least one key'
-    issues.push({ variable: 'JWT_SECRET', message }, { variable: 'SUPABASE_JWKS', message })
-  }
-  if (!result.success || issues.length > 0) throw new EnvError(issues)
-  return result.data as Env
+export function parseEnv(raw: RawSettings): Env {
+  return parseSettings(schema, raw) as Env
 }
 
 let cached: Env | undefined
 
 /** Reads Deno.env once per isolate. Only index.ts files call this; everything else takes an Env. */
 export function loadEnv(): Env {
-  cached ??= parseEnv(Object.fromEntries(ENV_KEYS.map((key) => [key, Deno.env.get(key)])))
+  cached ??= loadSettings(schema) as Env
   return cached
 }

@@ -1,6 +1,7 @@
 // Rate limiting for function routes: a Hono middleware factory over public.check_rate_limit
 // (fixed, epoch-aligned windows counted atomically in Postgres, so every isolate shares one
 // count). Over the limit it answers 429 with Retry-After through the app's one error path.
+// For user endpoints such as policy-ranker, which limit each signed-in user.
 import type { Context, Env, MiddlewareHandler } from 'hono'
 import type { Sql } from './db.ts'
 import { tooManyRequests } from './errors.ts'

@@ -3,10 +3,21 @@ import type { Env } from './env.ts'
 import type { ErrorReporter } from './http.ts'
 import { KERNEL_VERSION } from './version.ts'
 
-type SentryModule = typeof import('@sentry/deno')
+export type SentryModule = typeof import('@sentry/deno')
+
+export interface ErrorReporterOptions {
+  /**
+   * Loads the SDK. Default: a dynamic import of `@sentry/deno`. Called at most once, on the first
+   * error reported; tests pass a counting wrapper to see when (and whether) that happens.
+   */
+  loadSdk?: () => Promise<SentryModule>
+}
 
 /** Returns the reporter to pass to createApp's `reportError`. */
-export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN'>): ErrorReporter {
+export function createErrorReporter(
+  env: Pick<Env, 'SENTRY_DSN'>,
+  { loadSdk = () => import('@sentry/deno') }: ErrorReporterOptions = {},
+): ErrorReporter {
   const dsn = env.SENTRY_DSN
   if (dsn === undefined) return () => {}
 
@@ -14,7 +25,7 @@ export function createErrorReporter(env: Pick<Env, 'SENTRY_DSN'>): ErrorReporter
   // time is paid on every new isolate.
   let sentry: Promise<SentryModule> | undefined
   const load = () =>
-    sentry ??= import('@sentry/deno').then((Sentry) => {
+    sentry ??= loadSdk().then((Sentry) => {
       Sentry.init({
         dsn,
         release: `edge-kernel@${KERNEL_VERSION}`,

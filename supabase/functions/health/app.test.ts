@@ -5,7 +5,7 @@ import { createHealthApp } from './app.ts'
 
 // Nothing listens on port 1, so connecting is refused at once.
 const DEAD_DB_URL = 'postgres://postgres:postgres@127.0.0.1:1/postgres'
-// The lead's test runner points this at the throwaway test cluster; without it the live test skips.
+// local/run_tests.ts points this at the throwaway test cluster; without it the live test skips.
 const LIVE_DB_URL = Deno.env.get('SUPABASE_DB_URL')
 
 Deno.test('an unreachable database answers 503 quickly without leaking the URL', async () => {
@@ -58,6 +58,17 @@ Deno.test('a database that accepts but never answers is cut off at the deadline'
         conn.close()
       } catch { /* already closed by the client */ }
     }
+  }
+})
+
+Deno.test("the answer's time comes from the injected clock", async () => {
+  const sql = createDb(DEAD_DB_URL)
+  try {
+    const now = () => Date.UTC(2026, 0, 2, 3, 4, 5)
+    const res = await createHealthApp({ sql, env: {}, now }).request('/health')
+    assert.equal((await res.json()).app.time, '2026-01-02T03:04:05.000Z')
+  } finally {
+    await sql.end({ timeout: 0 })
   }
 })
 

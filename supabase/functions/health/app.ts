@@ -1,19 +1,14 @@
 // GET /health: liveness of the function and the database, for uptime monitors and the smoke test.
 import { z } from 'zod'
-import type { Sql } from '../_shared/db.ts'
 import { DeadlineError, withDeadline } from '../_shared/deadline.ts'
 import type { Env } from '../_shared/env.ts'
-import { createApp } from '../_shared/http.ts'
-import { createErrorReporter } from '../_shared/sentry.ts'
 import { KERNEL_VERSION } from '../_shared/version.ts'
+import { type AppDeps, createFunctionApp } from '../_shared/wiring.ts'
 
-export interface HealthDeps {
-  sql: Sql
-  env: Pick<Env, 'SENTRY_DSN'>
+/** Public: no verifier. `now` stamps the answer's `time`; default Date.now (epoch ms). */
+export interface HealthDeps extends AppDeps<Pick<Env, 'SENTRY_DSN'>> {
   /** Longest the database part may take before we answer 503. Default 2500 ms. */
   deadlineMs?: number
-  /** Clock, injectable for tests. Default `() => new Date()`. */
-  now?: () => Date
 }
 
 // Below typical uptime-monitor timeouts (5-10 s), above a cold connection to a healthy database.
@@ -80,8 +75,8 @@ function describeFailure(err: unknown): DatabaseFailure {
 const roundMs = (ms: number) => Math.round(ms * 10) / 10
 
 export function createHealthApp(deps: HealthDeps) {
-  const { sql, env, deadlineMs = DEFAULT_DEADLINE_MS, now = () => new Date() } = deps
-  const app = createApp('health', { reportError: createErrorReporter(env) })
+  const { sql, env, deadlineMs = DEFAULT_DEADLINE_MS, now = Date.now } = deps
+  const app = createFunctionApp('health', env)
 
   // A cached "ok" would hide an outage from the monitor that asked.
   app.use(async function noStore(c, next) {
@@ -91,7 +86,7 @@ export function createHealthApp(deps: HealthDeps) {
 
   // HEAD is served by this route too (Hono answers HEAD with the GET handler, minus the body).
   app.get('/', async (c) => {
-    const appPart = { status: 'ok', version: KERNEL_VERSION, time: now().toISOString() }
+    const appPart = { status: 'ok', version: KERNEL_VERSION, time: new Date(now()).toISOString() }
     const start = performance.now()
     try {
       const rows = await withDeadline(

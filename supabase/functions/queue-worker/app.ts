@@ -3,29 +3,19 @@
 // call it by hand. Body {"topic", "limit", "ttl"}; answers {processed, errors, dead_lettered,
 // duration_ms}.
 import { z } from 'zod'
-import {
-  createTokenVerifier,
-  requireServiceRole,
-  type ServiceVars,
-  type TokenVerifier,
-} from '../_shared/auth.ts'
-import type { Sql } from '../_shared/db.ts'
+import { requireServiceRole, type ServiceVars } from '../_shared/auth.ts'
 import { drainQueue } from '../_shared/drain.ts'
-import type { Env } from '../_shared/env.ts'
-import { createApp, parseJsonBody } from '../_shared/http.ts'
+import { parseJsonBody } from '../_shared/http.ts'
 import { eventsQueue } from '../_shared/lease.ts'
-import { createErrorReporter } from '../_shared/sentry.ts'
+import { type AuthedAppDeps, createFunctionApp, verifierFor } from '../_shared/wiring.ts'
 import { DEFAULT_CONFIG, type QueueWorkerConfig } from './config.ts'
 import type { Registry } from './registry.ts'
 
-export interface QueueWorkerDeps {
-  sql: Sql
-  env: Env
+/** `env` is whole: handlers get it. `now` (monotonic) times the budget; default drainQueue's. */
+export interface QueueWorkerDeps extends AuthedAppDeps {
   /** Topic → handler; index.ts passes productionRegistry(), tests their own. */
   registry: Registry
-  /** Default: built from env (JWT_SECRET / SUPABASE_JWKS). */
-  verifier?: TokenVerifier
-  /** Budget, concurrency and handler timeout; default DEFAULT_CONFIG. */
+  /** Budget, concurrency and handler timeout; index.ts passes loadQueueWorkerConfig(). */
   config?: Partial<QueueWorkerConfig>
 }
 
@@ -60,12 +50,11 @@ export function workerBodySchema(registry: Registry) {
 }
 
 export function createQueueWorkerApp(deps: QueueWorkerDeps) {
-  const { sql, env, registry } = deps
+  const { sql, env, registry, now } = deps
   const config = { ...DEFAULT_CONFIG, ...deps.config }
-  const verifier = deps.verifier ??
-    createTokenVerifier({ jwtSecret: env.JWT_SECRET, jwks: env.SUPABASE_JWKS })
+  const verifier = verifierFor(deps)
   const bodySchema = workerBodySchema(registry)
-  const app = createApp<ServiceVars>('queue-worker', { reportError: createErrorReporter(env) })
+  const app = createFunctionApp<ServiceVars>('queue-worker', env)
 
   app.post('/', requireServiceRole({ verifier }), async (c) => {
     const body = await parseJsonBody(c, bodySchema)
@@ -92,6 +81,7 @@ export function createQueueWorkerApp(deps: QueueWorkerDeps) {
       handlerTimeoutMs: registration.timeoutMs ?? config.handlerTimeoutMs,
       budgetMs: config.budgetMs,
       worker: `queue-worker/${c.get('requestId')}`,
+      now,
     })
     return c.json(result)
   })

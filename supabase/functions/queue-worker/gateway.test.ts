@@ -75,7 +75,7 @@ Deno.test("a scheduled topic's cron command reaches the function through pg_net"
       select ${NOOP_TOPIC}, '{}' from generate_series(1, 3)`
     // Scheduled and deactivated in one transaction, so the scheduler itself never fires it.
     const [{ command }] = await sql.begin(async (tx) => {
-      await tx`select ops.schedule_queue_topic(${NOOP_TOPIC}::text, batch_limit => 10)`
+      await tx`select ops.schedule_queue_topic(${NOOP_TOPIC}::text, p_batch_limit => 10)`
       await tx`update cron.job set active = false where jobname = ${job}`
       return await tx<{ command: string }[]>`select command from cron.job where jobname = ${job}`
     })

@@ -1,6 +1,6 @@
-// The queue-worker's handlers, keyed by topic. The issue that defines a topic adds its handler
-// module (queue-worker/handlers/<topic>.ts) and one line to PRODUCTION_HANDLERS below, plus a
-// migration `select ops.schedule_queue_topic('<topic>')` so cron runs it every minute.
+// The queue-worker's handlers, keyed by topic. A new topic adds its handler module
+// (queue-worker/handlers/<topic>.ts) and one line to PRODUCTION_HANDLERS below, plus a migration
+// `select ops.schedule_queue_topic('<topic>')` so cron runs it every minute.
 import type { Sql } from '../_shared/db.ts'
 import type { Env } from '../_shared/env.ts'
 import type { EventJob } from '../_shared/lease.ts'
@@ -14,8 +14,8 @@ export interface HandlerContext {
   /**
    * Always provided. Fires at the job's deadline (its timeout, 80 % of its lease, or the end of
    * the run's budget, whichever is first); the job is failed with a timeout then, whether or not
-   * the handler has stopped. Honour it: pass it to fetch(), cancel queries (postgres.js:
-   * `query.cancel()`), and check `signal.aborted` between steps.
+   * the handler has stopped. Honour it: pass it to fetch(), run queries through
+   * runCancellable (_shared/drain.ts), and check `signal.aborted` between steps.
    */
   signal: AbortSignal
   /** The function's database client (connects as the project's postgres role). */
@@ -85,7 +85,7 @@ export function createRegistry(
 export const NOOP_TOPIC = 'ops.noop'
 export const noopHandler: TopicHandler = () => Promise.resolve()
 
-/** The handlers deployed with the function. Add a topic's handler here in its own issue. */
+/** The handlers deployed with the function, one line per topic. */
 const PRODUCTION_HANDLERS: Record<string, TopicHandler | TopicRegistration> = {
   [NOOP_TOPIC]: noopHandler,
   [DISCOVERY_USER_SIGNUP_TOPIC]: discoveryUserSignup,

@@ -1,16 +1,16 @@
 // The handler through app.request: service_role only, body validation naming the field, the
-// threshold from config or body, and the answer's shape. Storage is an in-memory store here;
-// store.test.ts and journey.test.ts run it against the real database.
+// threshold from config or body, the answer's shape, and a failing assessment answering 500.
+// The queue and the assessment are in memory here; journey.test.ts runs the function against
+// the real database, through the gateway.
 import assert from 'node:assert/strict'
 import { SignJWT } from 'jose'
-import { createTokenVerifier } from '../_shared/auth.ts'
 import { createDb } from '../_shared/db.ts'
+import type { DiscoveryItem, LeasedQueue } from '../_shared/lease.ts'
 import { createDiscoveryRunApp } from './app.ts'
-import type { DiscoveryItem, DiscoveryStore } from './run.ts'
+import type { AssessInterests } from './run.ts'
 
 const SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long'
-const verifier = createTokenVerifier({ jwtSecret: SECRET })
-// Never connected to: the injected store replaces every query.
+// Never connected to: the injected queue and assessment replace every query.
 const sql = createDb('postgres://postgres:postgres@127.0.0.1:1/postgres')
 
 function token(role: string, sub?: string) {
@@ -20,42 +20,66 @@ function token(role: string, sub?: string) {
     .sign(new TextEncoder().encode(SECRET))
 }
 
+const NOW = new Date()
 const ITEM: DiscoveryItem = {
   id: '1',
   interest_id: 'a',
   user_id: '00000000-0000-0000-0000-000000000001',
+  status: 'processing',
   attempts: 1,
   max_attempts: 5,
+  priority: 0,
+  run_at: NOW,
+  lease_token: null,
+  lease_expires_at: null,
+  leased_by: null,
+  last_error: null,
+  created_at: NOW,
+  updated_at: NOW,
 }
 
-/** One queued item for interest `a`; records the thresholds and lease arguments it was given. */
-function fakeStore(items: DiscoveryItem[] = []) {
-  const seen = { thresholds: [] as number[], leases: [] as [number, number][] }
-  const queue = [...items]
-  const store: DiscoveryStore = {
-    lease: (limit, ttl) => {
-      seen.leases.push([limit, ttl])
-      const taken = queue.splice(0, limit)
-      return Promise.resolve(taken.length ? { lease_token: 't', items: taken } : null)
-    },
-    assess: (ids, threshold) => {
-      seen.thresholds.push(threshold)
-      return Promise.resolve(ids.map((interest_id) => ({
-        interest_id,
-        ok: true,
-        error: null,
-        gaps_opened: 1,
-        gaps_resolved: 0,
-      })))
+/**
+ * A queue holding `items` and an assessment finding one gap per interest (or failing with
+ * `assessError`); records the thresholds and lease arguments they were given, and the fails.
+ */
+function fakeDiscovery(items: DiscoveryItem[] = [], assessError?: Error) {
+  const seen = { thresholds: [] as number[], leases: [] as [number, number][], failed: 0 }
+  const pending = [...items]
+  const queue: LeasedQueue<DiscoveryItem> = {
+    name: 'fake',
+    lease: ({ limit, ttlSeconds }) => {
+      seen.leases.push([limit, ttlSeconds])
+      const taken = pending.splice(0, limit)
+      return Promise.resolve({ token: taken.length ? 't' : null, rows: taken })
     },
     ack: (ids) => Promise.resolve(ids.length),
-    fail: (ids) => Promise.resolve(ids.length),
+    fail: (ids) => Promise.resolve(seen.failed += ids.length),
+    release: (ids) => Promise.resolve(ids.length),
   }
-  return { store, seen }
+  const assess: AssessInterests = (ids, threshold) => {
+    seen.thresholds.push(threshold)
+    if (assessError) return Promise.reject(assessError)
+    return Promise.resolve(ids.map((interest_id) => ({
+      interest_id,
+      ok: true,
+      error: null,
+      gaps_opened: 1,
+      gaps_resolved: 0,
+    })))
+  }
+  return { fake: { queue, assess }, seen }
 }
 
-function app(store: DiscoveryStore, gapThreshold = 3) {
-  return createDiscoveryRunApp({ sql, verifier, config: { gapThreshold }, env: {}, store })
+type Fake = ReturnType<typeof fakeDiscovery>['fake']
+
+/** The app as index.ts wires it, with the project's JWT secret in env and the fakes injected. */
+function app(fake: Fake, gapThreshold = 3) {
+  return createDiscoveryRunApp({
+    sql,
+    env: { JWT_SECRET: SECRET },
+    config: { gapThreshold },
+    ...fake,
+  })
 }
 
 async function post(
@@ -70,7 +94,7 @@ async function post(
 }
 
 Deno.test('a request without a token is 401', async () => {
-  const res = await post(app(fakeStore().store), '{}')
+  const res = await post(app(fakeDiscovery().fake), '{}')
   assert.equal(res.status, 401)
   assert.equal(res.body.error.code, 'unauthorized')
 })
@@ -79,15 +103,15 @@ Deno.test('the anon key and user tokens are 403', async () => {
   for (
     const t of [await token('anon'), await token('authenticated', crypto.randomUUID())]
   ) {
-    const res = await post(app(fakeStore().store), '{}', `Bearer ${t}`)
+    const res = await post(app(fakeDiscovery().fake), '{}', `Bearer ${t}`)
     assert.equal(res.status, 403)
     assert.equal(res.body.error.message, 'This endpoint requires the service_role key')
   }
 })
 
 Deno.test('an empty body runs with the defaults (limit 100, ttl 120, threshold from config)', async () => {
-  const { store, seen } = fakeStore([ITEM])
-  const res = await post(app(store, 4), undefined, `Bearer ${await token('service_role')}`)
+  const { fake, seen } = fakeDiscovery([ITEM])
+  const res = await post(app(fake, 4), undefined, `Bearer ${await token('service_role')}`)
   assert.equal(res.status, 200)
   assert.deepEqual(Object.keys(res.body).sort(), [
     'duration_ms',
@@ -103,9 +127,9 @@ Deno.test('an empty body runs with the defaults (limit 100, ttl 120, threshold f
 })
 
 Deno.test('limit, ttl and threshold from the body are used', async () => {
-  const { store, seen } = fakeStore([ITEM])
+  const { fake, seen } = fakeDiscovery([ITEM])
   const res = await post(
-    app(store),
+    app(fake),
     JSON.stringify({ limit: 7, ttl: 30, threshold: 9 }),
     `Bearer ${await token('service_role')}`,
   )
@@ -128,18 +152,36 @@ Deno.test('bad bodies are 400 naming the field', async () => {
     ['[]', 'body'],
   ]
   for (const [body, field] of cases) {
-    const res = await post(app(fakeStore().store), body, auth)
+    const res = await post(app(fakeDiscovery().fake), body, auth)
     assert.equal(res.status, 400, body)
     assert.equal(res.body.error.code, 'invalid_request', body)
     assert.ok(res.body.error.message.includes(field), `${body}: ${res.body.error.message}`)
   }
-  const invalid = await post(app(fakeStore().store), '{', auth)
+  const invalid = await post(app(fakeDiscovery().fake), '{', auth)
   assert.equal(invalid.status, 400)
   assert.equal(invalid.body.error.code, 'invalid_json')
 })
 
 Deno.test('GET is not a route', async () => {
-  const res = await app(fakeStore().store).request('/rocker-discovery-run')
+  const res = await app(fakeDiscovery().fake).request('/rocker-discovery-run')
   assert.equal(res.status, 404)
   await res.body?.cancel()
+})
+
+Deno.test('a failing assessment answers an opaque 500 after failing the batch', async () => {
+  const { fake, seen } = fakeDiscovery([ITEM], new Error('password authentication failed'))
+  const res = await post(app(fake), '{}', `Bearer ${await token('service_role')}`)
+  assert.equal(res.status, 500)
+  assert.equal(res.body.error.code, 'internal_error')
+  assert.equal(JSON.stringify(res.body).includes('password'), false, 'the cause is not echoed')
+  assert.equal(seen.failed, 1, 'the leased item was failed, not left to its lease')
+})
+
+Deno.test('an assessment lost to a dropped connection answers 503, as the cause itself would', async () => {
+  const dropped = Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' })
+  const { fake, seen } = fakeDiscovery([ITEM], dropped)
+  const res = await post(app(fake), '{}', `Bearer ${await token('service_role')}`)
+  assert.equal(res.status, 503)
+  assert.equal(res.body.error.code, 'database_unavailable')
+  assert.equal(seen.failed, 1)
 })

@@ -2,24 +2,23 @@
 // key from Vault); operators may call it by hand. Leases discovery items, assesses each interest's
 // categories for gaps, acks or fails the items, and reports what it did.
 import { z } from 'zod'
-import { requireServiceRole, type ServiceVars, type TokenVerifier } from '../_shared/auth.ts'
-import type { Sql } from '../_shared/db.ts'
+import { requireServiceRole, type ServiceVars } from '../_shared/auth.ts'
 import type { Env } from '../_shared/env.ts'
-import { createApp, parseJsonBody } from '../_shared/http.ts'
-import { createErrorReporter } from '../_shared/sentry.ts'
+import { parseJsonBody } from '../_shared/http.ts'
+import { type DiscoveryItem, discoveryQueue, type LeasedQueue } from '../_shared/lease.ts'
+import { type AuthedAppDeps, createFunctionApp, verifierFor } from '../_shared/wiring.ts'
+import { assessInterests } from './assess.ts'
 import type { DiscoveryConfig } from './config.ts'
-import { type DiscoveryStore, runDiscovery } from './run.ts'
-import { createDiscoveryStore } from './store.ts'
+import { type AssessInterests, runDiscovery } from './run.ts'
 
-export interface DiscoveryRunDeps {
-  sql: Sql
-  verifier: TokenVerifier
+export interface DiscoveryRunDeps
+  extends AuthedAppDeps<Pick<Env, 'SENTRY_DSN' | 'JWT_SECRET' | 'SUPABASE_JWKS'>> {
+  /** index.ts passes loadDiscoveryConfig(). */
   config: DiscoveryConfig
-  env: Pick<Env, 'SENTRY_DSN'>
-  /** Storage; default the Postgres store over `sql`. Tests inject their own. */
-  store?: DiscoveryStore
-  /** Time budget per request in ms; default run.ts's DEFAULT_BUDGET_MS. */
-  budgetMs?: number
+  /** Default: the discovery queue over `sql`. Tests inject their own. */
+  queue?: LeasedQueue<DiscoveryItem>
+  /** Default: ops.discovery_assess_interests over `sql`. */
+  assess?: AssessInterests
 }
 
 /**
@@ -36,19 +35,19 @@ export const runBodySchema = z.strictObject({
 }).prefault({})
 
 export function createDiscoveryRunApp(deps: DiscoveryRunDeps) {
-  const { sql, verifier, config, env, budgetMs } = deps
-  const store = deps.store ?? createDiscoveryStore(sql)
-  const app = createApp<ServiceVars>('rocker-discovery-run', {
-    reportError: createErrorReporter(env),
-  })
+  const { sql, env, config, now } = deps
+  const verifier = verifierFor(deps)
+  const queue = deps.queue ?? discoveryQueue(sql)
+  const assess = deps.assess ?? assessInterests(sql)
+  const app = createFunctionApp<ServiceVars>('rocker-discovery-run', env)
 
   app.post('/', requireServiceRole({ verifier }), async (c) => {
     const body = await parseJsonBody(c, runBodySchema)
-    const result = await runDiscovery(store, {
+    const result = await runDiscovery({ queue, assess }, {
       limit: body.limit,
       ttlSeconds: body.ttl,
       gapThreshold: body.threshold ?? config.gapThreshold,
-      budgetMs,
+      now,
     })
     return c.json(result)
   })

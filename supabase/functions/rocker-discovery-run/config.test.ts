@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { EnvError } from '../_shared/env.ts'
+import { EnvError } from '../_shared/settings.ts'
 import { DEFAULT_GAP_THRESHOLD, parseDiscoveryConfig } from './config.ts'
 
 Deno.test('the gap threshold defaults to 3 when unset or empty', () => {

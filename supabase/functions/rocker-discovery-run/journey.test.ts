@@ -6,7 +6,7 @@
 // verbatim, with psql, and rocker-discovery-run's gateway contract and failure path.
 import assert from 'node:assert/strict'
 import { SignJWT } from 'jose'
-import { adminSql, eventually, testStackEnv } from '../../../local/testing.ts'
+import { adminSql, eventually, psql, testStackEnv } from '../../../local/testing.ts'
 
 const env = testStackEnv()
 
@@ -78,23 +78,6 @@ async function runbookSql(): Promise<string> {
   const match = /```sql\n([\s\S]*?)```/.exec(section)
   assert.ok(match, 'docs/discovery.md has the runbook SQL')
   return match[1]
-}
-
-async function psql(script: string): Promise<string> {
-  const file = await Deno.makeTempFile({ suffix: '.sql' })
-  try {
-    await Deno.writeTextFile(file, script)
-    const out = await new Deno.Command('psql', {
-      args: [env.dbUrl, '-X', '-v', 'ON_ERROR_STOP=1', '-f', file],
-      stdout: 'piped',
-      stderr: 'piped',
-    }).output()
-    const text = new TextDecoder().decode(out.stdout)
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr))
-    return text
-  } finally {
-    await Deno.remove(file)
-  }
 }
 
 /** Inserts the user's interests as the user (role authenticated, their claims, RLS on). */

@@ -18,18 +18,18 @@ select matches((select command from cron.job where jobname = 'test-job'),
 select ok((select command not like '%eyJ%' from cron.job where jobname = 'test-job'),
           'no key is written into the job');
 select throws_ok($$ select ops.schedule_function('bad', '* * * * *', 'x''; drop table y; --', '{}') $$,
-                 '22023', 'function_name must be an Edge Function slug (a-z, 0-9, _ and -)',
+                 '22023', 'p_function_name must be an Edge Function slug (a-z, 0-9, _ and -)',
                  'a function name that is not a slug is refused');
 select ok(ops.unschedule_function('test-job'), 'unschedule_function removes the job');
 select ok(not ops.unschedule_function('test-job'), 'and is a no-op the second time');
 
-select ok(ops.schedule_queue_topic('ops.noop', batch_limit => 50) > 0, 'schedule_queue_topic schedules');
+select ok(ops.schedule_queue_topic('ops.noop', p_batch_limit => 50) > 0, 'schedule_queue_topic schedules');
 select is((select substring(command from 'body := ''([^'']*)''') from cron.job
             where jobname = 'queue-worker:ops.noop')::jsonb,
           '{"topic": "ops.noop", "limit": 50, "ttl": 120}'::jsonb,
           'as job queue-worker:<topic> with the worker''s body');
-select throws_ok($$ select ops.schedule_queue_topic('ops.noop', ttl_seconds => 4) $$, '22023',
-                 'ttl_seconds must be between 5 and 3600', 'a ttl the worker would refuse is refused');
+select throws_ok($$ select ops.schedule_queue_topic('ops.noop', p_ttl_seconds => 4) $$, '22023',
+                 'p_ttl_seconds must be between 5 and 3600', 'a ttl the worker would refuse is refused');
 
 select is((select row(schedule, command)::text from cron.job where jobname = 'queue-maintenance'),
           row('17 3 * * *', 'call ops.run_queue_maintenance()')::text,

@@ -76,7 +76,7 @@ Deno.test('a job without a uuid user_id fails with a clear message', async () =>
 })
 
 Deno.test('the seeded test user (a non-RFC-4122 id Postgres accepts) is a valid payload', () => {
-  // The QA user 00000000-…-000000000001 signs up through this handler; a strict RFC
+  // The seeded QA user 00000000-…-000000000001 signs up through this handler; a strict RFC
   // uuid check would fail its job until it dead-lettered.
   const parsed = payloadSchema.safeParse({ user_id: '00000000-0000-0000-0000-000000000001' })
   assert.equal(parsed.success, true)

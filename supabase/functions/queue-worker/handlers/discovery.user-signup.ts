@@ -3,6 +3,7 @@
 // interest of the user through public.enqueue_discovery_for_user, which rocker-discovery-run
 // then works through.
 import { z } from 'zod'
+import { runCancellable } from '../../_shared/drain.ts'
 import type { EventJob } from '../../_shared/lease.ts'
 import type { HandlerContext, TopicHandler } from '../registry.ts'
 
@@ -32,14 +33,8 @@ export const discoveryUserSignup: TopicHandler<unknown> = async (
       `invalid ${DISCOVERY_USER_SIGNUP_TOPIC} payload: ${parsed.error.issues[0].message}`,
     )
   }
-  signal.throwIfAborted()
-  const query = sql`
-    select public.enqueue_discovery_for_user(p_user_id => ${parsed.data.user_id}::uuid)`
-  const cancel = () => query.cancel()
-  signal.addEventListener('abort', cancel, { once: true })
-  try {
-    await query
-  } finally {
-    signal.removeEventListener('abort', cancel)
-  }
+  await runCancellable(
+    signal,
+    () => sql`select public.enqueue_discovery_for_user(p_user_id => ${parsed.data.user_id}::uuid)`,
+  )
 }
