@@ -1,6 +1,7 @@
 // What Deno integration tests need from the running test stack. `deno task test` sets these
 // variables; running `deno test` by hand needs a stack from `deno task dev` and the same env.
 import postgres from 'postgres'
+import { SignJWT } from 'jose'
 
 export interface TestStackEnv {
   apiUrl: string
@@ -61,4 +62,41 @@ export async function psql(script: string, env = testStackEnv()): Promise<string
   } finally {
     await Deno.remove(file)
   }
+}
+
+/** A token signed with the stack's JWT secret, as Auth would issue it (5 minutes). */
+export function signTestJwt(claims: Record<string, unknown>, env = testStackEnv()) {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(env.jwtSecret))
+}
+
+/** A signed-in user's access token for `sub`. */
+export const userTestJwt = (sub: string, env = testStackEnv()) =>
+  signTestJwt({ role: 'authenticated', sub, aud: 'authenticated' }, env)
+
+/**
+ * Runs cron job `jobName`'s command as pg_cron would (a net.http_post to a function), waits for
+ * pg_net's response row and returns the parsed answer; throws unless it was a 200.
+ */
+export async function runCronJob(
+  sql: postgres.Sql,
+  jobName: string,
+): Promise<ReturnType<typeof JSON.parse>> {
+  const [job] = await sql<{ command: string }[]>`
+    select command from cron.job where jobname = ${jobName}`
+  if (!job) throw new Error(`cron job ${jobName} does not exist`)
+  const [{ request_id }] = await sql.unsafe<{ request_id: string }[]>(job.command)
+  const response = await eventually(
+    async () =>
+      (await sql<{ status_code: number | null; content: string | null; timed_out: boolean }[]>`
+      select status_code, content, timed_out from net._http_response where id = ${request_id}`)[0],
+    30_000,
+  )
+  if (response.timed_out) throw new Error(`${jobName} timed out`)
+  if (response.status_code !== 200) {
+    throw new Error(`${jobName}: ${response.status_code} ${response.content}`)
+  }
+  return JSON.parse(response.content!)
 }

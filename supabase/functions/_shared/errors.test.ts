@@ -56,6 +56,8 @@ Deno.test('Postgres SQLSTATEs map to their HTTP meaning', () => {
     ['42501', 403],
     ['57014', 503],
     ['40001', 503],
+    ['P0002', 404],
+    ['PT410', 410],
   ]
   for (const [code, status] of cases) assert.equal(toHttpError(pgError(code))?.status, status, code)
 })
@@ -68,6 +70,13 @@ Deno.test('a unique violation does not echo the row values in its message', () =
   )
   assert.equal(err?.message, 'Conflicts with an existing record')
   assert.deepEqual(err?.details, { constraint: 'users_email_key' })
+})
+
+Deno.test('a closed window (PT410) is a 410 gone that keeps our message', () => {
+  const err = toHttpError(pgError('PT410', 'the reward window of this decision has closed'))
+  assert.equal(err?.status, 410)
+  assert.equal(err?.code, 'gone')
+  assert.equal(err?.message, 'the reward window of this decision has closed')
 })
 
 Deno.test('a not-null violation names the column', () => {

@@ -40,6 +40,7 @@ export const unauthorized: Factory = factory(401, 'unauthorized')
 export const forbidden: Factory = factory(403, 'forbidden')
 export const notFound: Factory = factory(404, 'not_found')
 export const conflict: Factory = factory(409, 'conflict')
+export const gone: Factory = factory(410, 'gone')
 export const payloadTooLarge: Factory = factory(413, 'payload_too_large')
 export const serviceUnavailable: Factory = factory(503, 'service_unavailable')
 
@@ -151,6 +152,9 @@ export const PG_ERRORS: readonly PgRule[] = [
   { match: '22023', toError: echo400 }, // invalid_parameter_value: our functions' argument checks
   // no_data_found: our functions' "unknown <thing>" errors; the message names what is missing.
   { match: 'P0002', toError: (err) => notFound(err.message, { cause: err }) },
+  // Our own SQLSTATE for "too late": a window that has closed (e.g. a reward after its decision's
+  // reward window). Class PT is free for applications; the message says which window.
+  { match: 'PT410', toError: (err) => gone(err.message, { cause: err }) },
   { match: '22P02', toError: echo400 }, // invalid_text_representation: e.g. a malformed uuid
   { match: 'P0001', messages: PG_RAISE_MESSAGES, toError: echo400 }, // raise_exception
   {

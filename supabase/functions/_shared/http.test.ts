@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { z } from 'zod'
-import { conflict, tooManyRequests } from './errors.ts'
+import { conflict, tooManyRequests, unauthorized } from './errors.ts'
 import { createApp, type ErrorContext, parseJsonBody } from './http.ts'
 
 function testApp(options: { maxBodyBytes?: number } = {}) {
@@ -15,6 +15,9 @@ function testApp(options: { maxBodyBytes?: number } = {}) {
   })
   app.get('/busy', () => {
     throw tooManyRequests('Slow down', 12)
+  })
+  app.get('/login', () => {
+    throw unauthorized('Missing Authorization header')
   })
   app.get('/boom', () => {
     throw new Error('secret internals: password=hunter2')
@@ -176,4 +179,18 @@ Deno.test('an unknown path is a 404 JSON envelope', async () => {
   const error = await errorOf(res)
   assert.equal(error.code, 'not_found')
   assert.match(error.message, /GET \/demo\/nope/)
+})
+
+Deno.test('a 401 carries WWW-Authenticate, saying invalid_token when a token was sent', async () => {
+  const { app } = testApp()
+  const without = await app.request('/demo/login')
+  assert.equal(without.status, 401)
+  assert.equal(without.headers.get('www-authenticate'), 'Bearer')
+  await without.body?.cancel()
+  const withToken = await app.request('/demo/login', { headers: { authorization: 'Bearer x' } })
+  assert.equal(withToken.headers.get('www-authenticate'), 'Bearer error="invalid_token"')
+  await withToken.body?.cancel()
+  const other = await app.request('/demo/conflict')
+  assert.equal(other.headers.has('www-authenticate'), false, 'only on 401')
+  await other.body?.cancel()
 })

@@ -105,6 +105,11 @@ export function createApp<V extends object = Record<never, never>>(
       if (known.status >= 500) {
         console.error(`[${name}] ${requestId} ${known.code}:`, known.cause ?? known.message)
       }
+      // RFC 6750: a 401 names the scheme; with a token that failed, says it was invalid.
+      if (known.status === 401) {
+        const sent = c.req.header('authorization') !== undefined
+        c.header('www-authenticate', sent ? 'Bearer error="invalid_token"' : 'Bearer')
+      }
       if (known.retryAfter !== undefined) {
         c.header('retry-after', String(Math.max(0, Math.ceil(known.retryAfter))))
       }

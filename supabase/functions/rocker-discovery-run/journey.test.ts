@@ -6,7 +6,7 @@
 // verbatim, with psql, and rocker-discovery-run's gateway contract and failure path.
 import assert from 'node:assert/strict'
 import { SignJWT } from 'jose'
-import { adminSql, eventually, psql, testStackEnv } from '../../../local/testing.ts'
+import { adminSql, psql, runCronJob, testStackEnv } from '../../../local/testing.ts'
 
 const env = testStackEnv()
 
@@ -52,23 +52,6 @@ function callFunction(name: string, body: unknown, bearer = env.serviceRoleKey) 
     headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
-}
-
-/** Runs cron job `jobName`'s command as pg_cron would, and waits for pg_net's response row. */
-async function runCronJob(sql: Admin, jobName: string) {
-  const [job] = await sql<{ command: string }[]>`
-    select command from cron.job where jobname = ${jobName}`
-  assert.ok(job, `cron job ${jobName} exists`)
-  const [{ request_id }] = await sql.unsafe<{ request_id: string }[]>(job.command)
-  const response = await eventually(
-    async () =>
-      (await sql<{ status_code: number | null; content: string | null; timed_out: boolean }[]>`
-      select status_code, content, timed_out from net._http_response where id = ${request_id}`)[0],
-    30_000,
-  )
-  assert.equal(response.timed_out, false, `${jobName} timed out`)
-  assert.equal(response.status_code, 200, `${jobName}: ${response.content}`)
-  return JSON.parse(response.content!)
 }
 
 /** The runbook from docs/discovery.md: the first ```sql block under "## Runbook". */
