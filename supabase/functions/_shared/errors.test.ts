@@ -56,6 +56,7 @@ Deno.test('Postgres SQLSTATEs map to their HTTP meaning', () => {
     ['42501', 403],
     ['57014', 503],
     ['40001', 503],
+    ['55P03', 503],
     ['P0002', 404],
     ['PT410', 410],
   ]

@@ -168,6 +168,7 @@ export const PG_ERRORS: readonly PgRule[] = [
   },
   { match: '40001', toError: retryable }, // serialization_failure
   { match: '40P01', toError: retryable }, // deadlock_detected
+  { match: '55P03', toError: retryable }, // lock_not_available: e.g. a lock_timeout ran out
   { match: '53300', toError: dbUnavailable }, // too_many_connections
   { match: '57P01', toError: dbUnavailable }, // admin_shutdown
   { match: '57P03', toError: dbUnavailable }, // cannot_connect_now (starting up)
