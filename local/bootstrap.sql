@@ -39,6 +39,19 @@ begin
 end
 $$;
 
+-- Supabase Auth's login role: the local Auth (local/auth) connects as it, as GoTrue does, and it
+-- owns the auth tables below. noinherit and no rights on `public`: a trigger on auth.users that
+-- writes elsewhere must be SECURITY DEFINER here exactly as on Supabase. Same local password.
+do $$
+begin
+  if not exists (select 1 from pg_catalog.pg_roles where rolname = 'supabase_auth_admin') then
+    create role supabase_auth_admin login noinherit password 'postgres';
+  end if;
+end
+$$;
+alter role supabase_auth_admin login noinherit;
+alter role supabase_auth_admin set search_path = auth;
+
 -- Re-assert the attributes on every run, so a role created by hand earlier converges.
 alter role anon nologin noinherit;
 alter role authenticated nologin noinherit;
@@ -187,6 +200,89 @@ create index if not exists users_instance_id_idx on auth.users (instance_id);
 alter table auth.users enable row level security;
 revoke all on auth.users from public, anon, authenticated, service_role;
 
+-- How a user can sign in: one row per provider identity (the email identity for password
+-- users). GoTrue's columns; provider_id is the user's id for the email provider.
+create table if not exists auth.identities (
+  provider_id text not null,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  identity_data jsonb not null,
+  provider text not null,
+  last_sign_in_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  email text generated always as (lower(identity_data ->> 'email')) stored,
+  id uuid not null default gen_random_uuid() primary key,
+  constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+create index if not exists identities_email_idx on auth.identities (email text_pattern_ops);
+
+-- GoTrue's authenticator assurance levels; a password session is aal1.
+do $$
+begin
+  if not exists (select 1 from pg_catalog.pg_type t
+                   join pg_catalog.pg_namespace n on n.oid = t.typnamespace
+                  where n.nspname = 'auth' and t.typname = 'aal_level') then
+    create type auth.aal_level as enum ('aal1', 'aal2', 'aal3');
+  end if;
+end
+$$;
+
+-- One row per signed-in session; access tokens carry its id as `session_id`, and signing out
+-- deletes it (its refresh tokens go with it).
+create table if not exists auth.sessions (
+  id uuid not null primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  created_at timestamptz,
+  updated_at timestamptz,
+  factor_id uuid,
+  aal auth.aal_level,
+  not_after timestamptz,
+  refreshed_at timestamp,
+  user_agent text,
+  ip inet,
+  tag text
+);
+create index if not exists sessions_user_id_idx on auth.sessions (user_id);
+create index if not exists user_id_created_at_idx on auth.sessions (user_id, created_at);
+create index if not exists sessions_not_after_idx on auth.sessions (not_after desc);
+
+-- Refresh tokens, rotated on use: a refresh revokes the token it was given and issues a child
+-- (`parent` = the spent token) in the same session. user_id is text, as in GoTrue.
+create table if not exists auth.refresh_tokens (
+  instance_id uuid,
+  id bigserial primary key,
+  token varchar(255) constraint refresh_tokens_token_unique unique,
+  user_id varchar(255),
+  revoked boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  parent varchar(255),
+  session_id uuid references auth.sessions (id) on delete cascade
+);
+create index if not exists refresh_tokens_instance_id_idx on auth.refresh_tokens (instance_id);
+create index if not exists refresh_tokens_instance_id_user_id_idx
+  on auth.refresh_tokens (instance_id, user_id);
+create index if not exists refresh_tokens_parent_idx on auth.refresh_tokens (parent);
+create index if not exists refresh_tokens_session_id_revoked_idx
+  on auth.refresh_tokens (session_id, revoked);
+create index if not exists refresh_tokens_updated_at_idx on auth.refresh_tokens (updated_at desc);
+
+-- Auth's role owns its tables, as on Supabase, so RLS (on, no policies) hides them from the API
+-- roles but not from Auth. It needs `extensions` for pgcrypto's crypt() / gen_salt().
+grant usage, create on schema auth to supabase_auth_admin;
+grant usage on schema extensions to supabase_auth_admin;
+alter table auth.users owner to supabase_auth_admin;
+alter table auth.identities owner to supabase_auth_admin;
+alter table auth.sessions owner to supabase_auth_admin;
+alter table auth.refresh_tokens owner to supabase_auth_admin;
+alter table auth.identities enable row level security;
+alter table auth.sessions enable row level security;
+alter table auth.refresh_tokens enable row level security;
+revoke all on auth.identities, auth.sessions, auth.refresh_tokens
+  from public, anon, authenticated, service_role;
+revoke all on sequence auth.refresh_tokens_id_seq from public, anon, authenticated, service_role;
+
 -- The verified JWT's claims as jsonb. PostgREST (v10+) and our functions set
 -- `request.jwt.claims`; older PostgREST set one `request.jwt.claim` setting — read either.
 -- nullif: a transaction-local setting reads back as '' after its transaction ends.
@@ -254,10 +350,39 @@ grant execute on function auth.email() to anon, authenticated, service_role;
 
 
 -- =============================================================================================
--- storage — buckets and objects (metadata only; no file server locally)
+-- storage — buckets, objects and the helpers storage policies call. The files themselves live
+-- on local disk, served at /storage/v1 by local/storage.
 -- =============================================================================================
 
--- Storage's bucket registry, Supabase's main columns.
+-- Supabase Storage's login role: the local Storage (local/storage) connects as it, as the Storage
+-- server does, and owns the storage tables. It runs every query as an API role — the caller's,
+-- so storage RLS applies, or service_role for its own bookkeeping — hence the memberships.
+-- noinherit: nothing of those roles' rights leaks into its own session. Same local password.
+do $$
+begin
+  if not exists (select 1 from pg_catalog.pg_roles where rolname = 'supabase_storage_admin') then
+    create role supabase_storage_admin login noinherit password 'postgres';
+  end if;
+end
+$$;
+alter role supabase_storage_admin login noinherit;
+alter role supabase_storage_admin set search_path = storage;
+grant anon, authenticated, service_role to supabase_storage_admin;
+grant usage, create on schema storage to supabase_storage_admin;
+
+-- Storage's bucket kinds; objects live in STANDARD buckets, the only kind served here.
+do $$
+begin
+  if not exists (select 1 from pg_catalog.pg_type t
+                   join pg_catalog.pg_namespace n on n.oid = t.typnamespace
+                  where n.nspname = 'storage' and t.typname = 'buckettype') then
+    create type storage.buckettype as enum ('STANDARD', 'ANALYTICS', 'VECTOR');
+  end if;
+end
+$$;
+
+-- Storage's bucket registry, Supabase's columns. file_size_limit (bytes) and
+-- allowed_mime_types are enforced on upload; public buckets are readable without RLS.
 create table if not exists storage.buckets (
   id text not null primary key,
   name text not null,
@@ -270,9 +395,14 @@ create table if not exists storage.buckets (
   created_at timestamptz default now(),
   updated_at timestamptz default now()
 );
+-- Added after the first version of this file: a database bootstrapped before converges.
+alter table storage.buckets
+  add column if not exists type storage.buckettype not null default 'STANDARD';
 create unique index if not exists bname on storage.buckets (name);
 
 -- One row per stored object; path_tokens lets policies match folders as Supabase's do.
+-- metadata is what Storage records of the file: size, mimetype, eTag, cacheControl,
+-- lastModified, contentLength, httpStatusCode; user_metadata is the uploader's own JSON.
 create table if not exists storage.objects (
   id uuid not null default gen_random_uuid() primary key,
   bucket_id text references storage.buckets (id),
@@ -290,10 +420,176 @@ create table if not exists storage.objects (
 create unique index if not exists bucketid_objname on storage.objects (bucket_id, name);
 
 -- As on Supabase: the API roles hold table grants and RLS (no policies until a migration adds
--- them) decides what anon/authenticated may touch; service_role bypasses RLS.
+-- them) decides what anon/authenticated may touch; service_role bypasses RLS. Storage's role
+-- owns the tables.
 alter table storage.buckets enable row level security;
 alter table storage.objects enable row level security;
 grant all on storage.buckets, storage.objects to anon, authenticated, service_role;
+alter table storage.buckets owner to supabase_storage_admin;
+alter table storage.objects owner to supabase_storage_admin;
+
+-- Storage bumps updated_at on every change of an object row (an overwrite, a move).
+create or replace function storage.update_updated_at_column()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.updated_at = pg_catalog.now();
+  return new;
+end
+$$;
+create or replace trigger update_objects_updated_at
+  before update on storage.objects
+  for each row execute function storage.update_updated_at_column();
+
+-- A row deleted with plain SQL would orphan its file, so Supabase refuses direct deletes: only
+-- Storage itself (which sets storage.allow_delete_query for its own statements) deletes rows.
+-- Deliberate SQL clean-up can set it too, transaction-locally.
+create or replace function storage.protect_delete()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if coalesce(pg_catalog.current_setting('storage.allow_delete_query', true), 'false')
+     <> 'true' then
+    raise exception 'Direct deletion from storage tables is not allowed. Use the Storage API instead.'
+      using hint = 'This prevents accidental data loss from orphaned objects.',
+            errcode = '42501';
+  end if;
+  return null;
+end
+$$;
+create or replace trigger protect_buckets_delete
+  before delete on storage.buckets
+  for each statement execute function storage.protect_delete();
+create or replace trigger protect_objects_delete
+  before delete on storage.objects
+  for each statement execute function storage.protect_delete();
+
+-- The path helpers storage policies use, e.g. `(storage.foldername(name))[1] = auth.uid()::text`
+-- for "users own the folder named after their id". Same names, signatures and results as
+-- Supabase's: foldername('a/b/c.png') = {a,b}, filename = 'c.png', extension = 'png'.
+create or replace function storage.foldername(name text)
+returns text[]
+language sql
+immutable
+set search_path = ''
+as $$
+  select parts[1 : pg_catalog.array_length(parts, 1) - 1]
+    from pg_catalog.string_to_array(name, '/') as parts
+$$;
+grant execute on function storage.foldername(text) to anon, authenticated, service_role;
+
+create or replace function storage.filename(name text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select parts[pg_catalog.array_length(parts, 1)]
+    from pg_catalog.string_to_array(name, '/') as parts
+$$;
+grant execute on function storage.filename(text) to anon, authenticated, service_role;
+
+create or replace function storage.extension(name text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select pg_catalog.reverse(pg_catalog.split_part(pg_catalog.reverse(storage.filename(name)), '.', 1))
+$$;
+grant execute on function storage.extension(text) to anon, authenticated, service_role;
+
+-- What `list` answers (Storage's signature): the entries one level below `prefix` whose names
+-- start with prefix || search (case-insensitively) — a folder once per name, then files with
+-- their row. Sorted by name, folders and files interleaved; by a timestamp, folders first.
+-- `levels` is derived from prefix || search and the argument ignored, as Storage does now.
+-- Invoker rights: the caller sees only the rows their storage RLS lets them select.
+create or replace function storage.search(
+  prefix text,
+  bucketname text,
+  limits integer default 100,
+  levels integer default 1,
+  offsets integer default 0,
+  search text default '',
+  sortcolumn text default 'name',
+  sortorder text default 'asc'
+)
+returns table (
+  name text,
+  id uuid,
+  updated_at timestamptz,
+  created_at timestamptz,
+  last_accessed_at timestamptz,
+  metadata jsonb
+)
+language sql
+stable
+set search_path = ''
+as $$
+  with params as (
+    select pg_catalog.lower(coalesce(prefix, '') || coalesce(search, '')) as wanted,
+           coalesce(pg_catalog.array_length(
+             pg_catalog.string_to_array(coalesce(prefix, '') || coalesce(search, ''), '/'), 1),
+             1) as depth,
+           pg_catalog.lower(coalesce(sortorder, 'asc')) = 'desc' as descending,
+           case pg_catalog.lower(coalesce(sortcolumn, 'name'))
+             when 'updated_at' then 'updated_at'
+             when 'created_at' then 'created_at'
+             when 'last_accessed_at' then 'last_accessed_at'
+             else 'name'
+           end as sort_by
+  ),
+  matched as (
+    select o.path_tokens[p.depth] as entry,
+           pg_catalog.array_length(o.path_tokens, 1) > p.depth as is_folder,
+           o.id, o.updated_at, o.created_at, o.last_accessed_at, o.metadata
+      from storage.objects o
+     cross join params p
+     where o.bucket_id = bucketname
+       and pg_catalog.starts_with(pg_catalog.lower(o.name), p.wanted)
+  ),
+  entries as (
+    select m.entry, true as is_folder, null::uuid as id, null::timestamptz as updated_at,
+           null::timestamptz as created_at, null::timestamptz as last_accessed_at,
+           null::jsonb as metadata
+      from matched m
+     where m.is_folder
+     group by m.entry
+    union all
+    select m.entry, false, m.id, m.updated_at, m.created_at, m.last_accessed_at, m.metadata
+      from matched m
+     where not m.is_folder
+  )
+  select e.entry, e.id, e.updated_at, e.created_at, e.last_accessed_at, e.metadata
+    from entries e
+   cross join params p
+   order by
+     case when p.sort_by <> 'name' then e.is_folder end desc,
+     case when not p.descending then
+       case p.sort_by
+         when 'updated_at' then e.updated_at
+         when 'created_at' then e.created_at
+         when 'last_accessed_at' then e.last_accessed_at
+       end
+     end asc,
+     case when p.descending then
+       case p.sort_by
+         when 'updated_at' then e.updated_at
+         when 'created_at' then e.created_at
+         when 'last_accessed_at' then e.last_accessed_at
+       end
+     end desc,
+     case when not p.descending then pg_catalog.lower(e.entry) end collate "C" asc,
+     case when p.descending then pg_catalog.lower(e.entry) end collate "C" desc
+   limit greatest(coalesce(limits, 100), 0)
+  offset greatest(coalesce(offsets, 0), 0)
+$$;
+grant execute on function storage.search(text, text, integer, integer, integer, text, text, text)
+  to anon, authenticated, service_role;
 
 
 -- =============================================================================================

@@ -1,6 +1,6 @@
 // A PostgreSQL cluster in a folder of ours, run as the `postgres` OS user when we are root
 // (initdb and postgres refuse root), configured the way Supabase's image is where it matters:
-// pg_cron preloaded and pointed at the `postgres` database.
+// pg_cron (pointed at the `postgres` database) and pg_stat_statements preloaded.
 import { LOCAL_DB_PASSWORD } from './keys.ts'
 import { isRoot, mustRun, run } from './proc.ts'
 import { sha256Hex } from './files.ts'
@@ -79,14 +79,17 @@ export class Cluster {
     await Deno.writeTextFile(conf, "\ninclude = 'edge_kernel.conf'\n", { append: true })
   }
 
-  private async writeSettings(): Promise<void> {
+  /** Writes our settings file; true when its content changed (a running server is stale). */
+  private async writeSettings(): Promise<boolean> {
     const lines = [
       `# Written by local/cluster.ts on every start; edit there, not here.`,
       `listen_addresses = '127.0.0.1'`,
       `port = ${this.port}`,
       // Sockets in our own folder: /var/run/postgresql may not exist or be writable.
       `unix_socket_directories = '${this.dataDir}'`,
-      `shared_preload_libraries = 'pg_cron'`,
+      // pg_stat_statements must be preloaded for its view to be readable (`supabase inspect db
+      // outliers` / `calls`); the extension itself is created by a migration, as on Supabase.
+      `shared_preload_libraries = 'pg_cron,pg_stat_statements'`,
       `cron.database_name = 'postgres'`,
       // Background workers instead of libpq connections: pg_cron then needs no password.
       `cron.use_background_workers = on`,
@@ -99,21 +102,49 @@ export class Cluster {
     if (!this.opts.durable) {
       lines.push(`fsync = off`, `synchronous_commit = off`, `full_page_writes = off`)
     }
-    await Deno.writeTextFile(`${this.dataDir}/edge_kernel.conf`, lines.join('\n') + '\n')
+    const file = `${this.dataDir}/edge_kernel.conf`
+    const text = lines.join('\n') + '\n'
+    const before = await Deno.readTextFile(file).catch(() => null)
+    if (before === text) return false
+    await Deno.writeTextFile(file, text)
     await this.handToOsUser()
+    return true
+  }
+
+  /** Whether the server answering on our port runs from our data folder (its pid file says so). */
+  private async servesOurData(): Promise<boolean> {
+    const pid = await Deno.readTextFile(`${this.dataDir}/postmaster.pid`).catch(() => '')
+    // postmaster.pid line 4 is the port the server listens on.
+    return pid.split('\n')[3]?.trim() === `${this.port}`
   }
 
   /**
    * Starts the server, or reuses one already accepting connections on the port (dev). A fresh
    * stack (tests, db:reset) refuses to: it would otherwise run against someone else's database.
    */
-  async start(opts: { allowReuse: boolean } = { allowReuse: true }): Promise<'started' | 'reused'> {
+  async start(
+    opts: { allowReuse: boolean } = { allowReuse: true },
+  ): Promise<'started' | 'reused' | 'restarted'> {
     if (await this.isAccepting()) {
-      if (opts.allowReuse) return 'reused'
-      throw new Error(`port ${this.port} is already serving a database; refusing to reuse it`)
+      if (!opts.allowReuse) {
+        throw new Error(`port ${this.port} is already serving a database; refusing to reuse it`)
+      }
+      // A dev server left running by an older checkout restarts once to load settings added
+      // since (a new preload library needs a restart, not a reload).
+      if (await this.servesOurData() && await this.writeSettings()) {
+        await this.pgCtl('restart')
+        return 'restarted'
+      }
+      return 'reused'
     }
     await this.init()
     await this.writeSettings()
+    await this.pgCtl('start')
+    return 'started'
+  }
+
+  /** pg_ctl start or restart, waiting up to 60 s; a failure carries the server log's tail. */
+  private async pgCtl(action: 'start' | 'restart'): Promise<void> {
     const res = await run([
       this.bin('pg_ctl'),
       '-D',
@@ -123,16 +154,17 @@ export class Cluster {
       '-w',
       '-t',
       '60',
-      'start',
+      '-m',
+      'fast',
+      action,
     ], { asUser: OS_USER })
     if (res.code !== 0) {
       let log = ''
       try {
         log = (await Deno.readTextFile(this.logFile)).split('\n').slice(-20).join('\n')
       } catch { /* no log yet */ }
-      throw new Error(`postgres failed to start on port ${this.port}:\n${res.stderr}\n${log}`)
+      throw new Error(`postgres failed to ${action} on port ${this.port}:\n${res.stderr}\n${log}`)
     }
-    return 'started'
   }
 
   async stop(): Promise<void> {

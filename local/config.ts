@@ -3,6 +3,7 @@
 import { parse } from 'smol-toml'
 import { FUNCTIONS_DIR, SUPABASE_DIR } from './paths.ts'
 import { pathExists } from './files.ts'
+import { parseStorageSettings, type StorageSettings } from './storage/settings.ts'
 
 export interface FunctionConfig {
   name: string
@@ -11,12 +12,50 @@ export interface FunctionConfig {
   entrypoint: string
 }
 
+/** The `[auth]` / `[auth.email]` settings the local Auth (local/auth) honours, GoTrue's defaults. */
+export interface AuthSettings {
+  /** `[auth] enabled`: off → nothing is served at /auth/v1, as `supabase start` skips Auth. */
+  enabled: boolean
+  /** `[auth] jwt_expiry`: access token lifetime in seconds. Default 3600. */
+  jwtExpiry: number
+  /** `[auth] enable_signup`: off → signup answers 422 signup_disabled. Default true. */
+  enableSignup: boolean
+  /** `[auth.email] enable_signup`: the email provider itself (signup and sign-in). Default true. */
+  emailEnabled: boolean
+  /**
+   * `[auth.email] enable_confirmations`: on → signup returns the user without a session and
+   * password sign-in answers email_not_confirmed until confirmed. Default false (confirmed at
+   * signup, as the CLI's local Auth autoconfirms).
+   */
+  enableConfirmations: boolean
+  /** `[auth] minimum_password_length`. Default 6. */
+  minimumPasswordLength: number
+  /** `[auth] enable_refresh_token_rotation`: reuse of a spent token revokes its session's tokens. */
+  enableRefreshTokenRotation: boolean
+  /** `[auth] refresh_token_reuse_interval`: seconds a spent refresh token still works. Default 10. */
+  refreshTokenReuseInterval: number
+}
+
+export const DEFAULT_AUTH_SETTINGS: Readonly<AuthSettings> = {
+  enabled: true,
+  jwtExpiry: 3600,
+  enableSignup: true,
+  emailEnabled: true,
+  enableConfirmations: false,
+  minimumPasswordLength: 6,
+  enableRefreshTokenRotation: true,
+  refreshTokenReuseInterval: 10,
+}
+
 export interface ProjectConfig {
   apiPort: number
   dbPort: number
   majorVersion: number
   seedPatterns: string[]
   functions: Map<string, FunctionConfig>
+  auth: AuthSettings
+  /** `[storage]` and its `[storage.buckets.*]` (local/storage serves it and seeds the buckets). */
+  storage: StorageSettings
 }
 
 type Table = Record<string, unknown>
@@ -57,6 +96,47 @@ export async function loadProjectConfig(
       ? []
       : (Array.isArray(seed.sql_paths) ? seed.sql_paths.map(String) : ['./seed.sql']),
     functions,
+    auth: parseAuthSettings(table(doc.auth)),
+    storage: parseStorageSettings(table(doc.storage)),
+  }
+}
+
+/** Reads `[auth]` and `[auth.email]`; a key of the wrong type throws naming it. */
+export function parseAuthSettings(auth: Table): AuthSettings {
+  const email = table(auth.email)
+  const flag = (t: Table, section: string, key: string, fallback: boolean) => {
+    const value = t[key] ?? fallback
+    if (typeof value !== 'boolean') {
+      throw new Error(`config.toml: [${section}] ${key} must be true or false`)
+    }
+    return value
+  }
+  const integer = (key: string, fallback: number, min: number) => {
+    const value = auth[key] ?? fallback
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw new Error(`config.toml: [auth] ${key} must be an integer >= ${min}`)
+    }
+    return value
+  }
+  const d = DEFAULT_AUTH_SETTINGS
+  return {
+    enabled: flag(auth, 'auth', 'enabled', d.enabled),
+    jwtExpiry: integer('jwt_expiry', d.jwtExpiry, 1),
+    enableSignup: flag(auth, 'auth', 'enable_signup', d.enableSignup),
+    emailEnabled: flag(email, 'auth.email', 'enable_signup', d.emailEnabled),
+    enableConfirmations: flag(email, 'auth.email', 'enable_confirmations', d.enableConfirmations),
+    minimumPasswordLength: integer('minimum_password_length', d.minimumPasswordLength, 1),
+    enableRefreshTokenRotation: flag(
+      auth,
+      'auth',
+      'enable_refresh_token_rotation',
+      d.enableRefreshTokenRotation,
+    ),
+    refreshTokenReuseInterval: integer(
+      'refresh_token_reuse_interval',
+      d.refreshTokenReuseInterval,
+      0,
+    ),
   }
 }
 

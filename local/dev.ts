@@ -4,6 +4,7 @@ import { devClusterHome } from './cluster.ts'
 import { loadProjectConfig } from './config.ts'
 import { ROOT, STACK_DIR } from './paths.ts'
 import { startStack } from './stack.ts'
+import { cliDbUrl, LINT_SCHEMAS, supabaseCommandLine } from './supabase_cli.ts'
 
 const log = (line: string) => console.log(`dev: ${line}`)
 const config = await loadProjectConfig()
@@ -19,19 +20,32 @@ const stack = await startStack({
   log,
 })
 
-const rows: Array<[string, string]> = [
+// As in `supabase status`, a service config.toml turns off gets no line (`false`).
+const rows = ([
   ['API URL', stack.apiUrl],
   ['Functions URL', `${stack.apiUrl}/functions/v1`],
   ['RPC URL', `${stack.apiUrl}/rest/v1/rpc`],
+  ['Auth URL', config.auth.enabled && `${stack.apiUrl}/auth/v1`],
+  ['Storage URL', config.storage.enabled && `${stack.apiUrl}/storage/v1`],
   ['DB URL', stack.dbUrl],
   ['JWT secret', stack.keys.jwtSecret],
   ['anon key', stack.keys.anonKey],
   ['service_role key', stack.keys.serviceRoleKey],
   ['Functions', stack.servedFunctions.join(', ') || '(none yet)'],
-]
+] as Array<[string, string | false]>).filter((row): row is [string, string] => row[1] !== false)
 const width = Math.max(...rows.map(([k]) => k.length))
 console.log('\nEdge Kernel local stack is running.\n')
 for (const [k, v] of rows) console.log(`  ${k.padStart(width)}: ${v}`)
+// The real CLI works against this database by URL (from the repository root), no Docker.
+const cliExamples = [
+  ['migration', 'list'],
+  ['db', 'lint', '--schema', LINT_SCHEMAS],
+  ['inspect', 'db', 'outliers'],
+]
+console.log('\nSupabase CLI against this database (run from the repository root):\n')
+for (const args of cliExamples) {
+  console.log(`  ${supabaseCommandLine([...args, '--db-url', cliDbUrl(stack.dbUrl)])}`)
+}
 console.log('\nFunction code reloads on save. Ctrl-C stops the gateway; Postgres keeps running.\n')
 
 let stopping = false

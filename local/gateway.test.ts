@@ -2,8 +2,7 @@
 // PostgREST-style RPC route under each role.
 import assert from 'node:assert/strict'
 import { SignJWT } from 'jose'
-import type { FunctionConfig } from './config.ts'
-import { createGatewayHandler } from './gateway.ts'
+import { withStubGateway } from './gateway_testing.ts'
 import { adminSql, eventually, testStackEnv } from './testing.ts'
 
 const env = testStackEnv()
@@ -19,36 +18,6 @@ function rpc(fn: string, init: { key?: string; bearer?: string; body?: unknown }
   })
 }
 
-/** A gateway over one stub function, so verify_jwt is tested apart from any real function. */
-async function withStubGateway(
-  verifyJwt: boolean,
-  fn: (base: string, seen: string[]) => Promise<void>,
-) {
-  const seen: string[] = []
-  const upstream = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (req) => {
-    seen.push(new URL(req.url).pathname)
-    return Response.json({ ok: true })
-  })
-  const functions = new Map<string, FunctionConfig>([
-    ['stub', { name: 'stub', verifyJwt, entrypoint: '/dev/null' }],
-  ])
-  const gateway = Deno.serve(
-    { hostname: '127.0.0.1', port: 0, onListen: () => {} },
-    createGatewayHandler({
-      functions,
-      functionPorts: new Map([['stub', upstream.addr.port]]),
-      jwtSecret: env.jwtSecret,
-      rpc: { sql: null as never, jwtSecret: env.jwtSecret },
-    }),
-  )
-  try {
-    await fn(`http://127.0.0.1:${gateway.addr.port}`, seen)
-  } finally {
-    await gateway.shutdown()
-    await upstream.shutdown()
-  }
-}
-
 Deno.test('an unknown function answers 404 JSON', async () => {
   const res = await fetch(`${env.apiUrl}/functions/v1/no-such-function`)
   assert.equal(res.status, 404)
@@ -62,7 +31,7 @@ Deno.test('an unknown route answers 404 JSON', async () => {
 })
 
 Deno.test('verify_jwt rejects a missing, malformed or wrongly signed bearer with 401', async () => {
-  await withStubGateway(true, async (base, seen) => {
+  await withStubGateway({ verifyJwt: true, jwtSecret: env.jwtSecret }, async (base, seen) => {
     const forged = await new SignJWT({ role: 'service_role' })
       .setProtectedHeader({ alg: 'HS256' })
       .sign(new TextEncoder().encode('not-the-project-secret-not-the-project-secret'))
@@ -78,7 +47,7 @@ Deno.test('verify_jwt rejects a missing, malformed or wrongly signed bearer with
 })
 
 Deno.test('verify_jwt passes a valid key and strips /functions/v1 from the path', async () => {
-  await withStubGateway(true, async (base, seen) => {
+  await withStubGateway({ verifyJwt: true, jwtSecret: env.jwtSecret }, async (base, seen) => {
     const res = await fetch(`${base}/functions/v1/stub/sub/path?x=1`, {
       headers: { authorization: `Bearer ${env.anonKey}` },
     })
@@ -89,7 +58,7 @@ Deno.test('verify_jwt passes a valid key and strips /functions/v1 from the path'
 })
 
 Deno.test('a function with verify_jwt off is reachable without a key', async () => {
-  await withStubGateway(false, async (base) => {
+  await withStubGateway({ verifyJwt: false, jwtSecret: env.jwtSecret }, async (base) => {
     const res = await fetch(`${base}/functions/v1/stub`)
     assert.equal(res.status, 200)
     await res.body?.cancel()

@@ -11,6 +11,11 @@ export function bearerToken(req: Request): string | null {
   return m ? m[1] : null
 }
 
+/**
+ * The token's claims if it is signed with `secret`, else null. `exp` is checked when present
+ * and not required: PostgREST's rule, which the functions' own check (_shared/auth.ts) follows
+ * too, so one token gets one answer from every route.
+ */
 export async function verifyJwt(token: string, secret: string): Promise<Claims | null> {
   try {
     const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), {

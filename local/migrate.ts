@@ -1,30 +1,14 @@
-// Applies the platform bootstrap, migrations and seeds the way `supabase db reset` does:
-// each migration in its own transaction, recorded in supabase_migrations.schema_migrations,
-// so a half-applied file never leaves a trace.
-import { BOOTSTRAP_SQL, MIGRATIONS_DIR } from './paths.ts'
+// Prepares a database the way `supabase db reset` does: the platform bootstrap through psql
+// (on Supabase it is the image, not a migration), then migrations and seeds through the real
+// Supabase CLI's `db push`, so they are applied and recorded exactly as on a Supabase project.
+import { BOOTSTRAP_SQL, ROOT } from './paths.ts'
 import { mustRun } from './proc.ts'
 import { sha256Hex } from './files.ts'
+import { dbPush } from './supabase_cli.ts'
 
 export interface Psql {
   binDir: string
   url: string
-}
-
-const MIGRATION_FILE = /^(\d{14})_(.+)\.sql$/
-
-export interface Migration {
-  version: string
-  name: string
-  path: string
-}
-
-export async function listMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
-  const out: Migration[] = []
-  for await (const entry of Deno.readDir(dir)) {
-    const m = entry.isFile ? MIGRATION_FILE.exec(entry.name) : null
-    if (m) out.push({ version: m[1], name: m[2], path: `${dir}/${entry.name}` })
-  }
-  return out.sort((a, b) => a.version.localeCompare(b.version))
 }
 
 function psqlArgs(db: Psql, ...rest: string[]): string[] {
@@ -52,73 +36,46 @@ export async function applyBootstrap(db: Psql): Promise<void> {
   await runSqlFiles(db, [BOOTSTRAP_SQL])
 }
 
-export async function applyMigrations(db: Psql, log: (line: string) => void): Promise<number> {
-  const applied = new Set(
-    (await query(db, 'select version from supabase_migrations.schema_migrations'))
-      .split('\n').filter(Boolean),
-  )
-  let count = 0
-  for (const m of await listMigrations()) {
-    if (applied.has(m.version)) continue
-    const text = await Deno.readTextFile(m.path)
-    const record = await Deno.makeTempFile({ suffix: '.sql' })
-    await Deno.writeTextFile(
-      record,
-      `insert into supabase_migrations.schema_migrations(version, name, statements)\n` +
-        `values ('${m.version}', '${m.name}', array[${dollarQuote(text)}]);\n`,
-    )
-    await Deno.chmod(record, 0o644)
-    try {
-      await runSqlFiles(db, [m.path, record])
-    } finally {
-      await Deno.remove(record)
-    }
-    log(`applied migration ${m.version}_${m.name}`)
-    count++
-  }
-  return count
-}
-
 /**
- * Applies seed files that are new or changed since they were last applied (the CLI keeps the
- * same ledger in supabase_migrations.seed_files). Seeds must therefore be idempotent.
+ * Makes `db push` run again every seed file edited since it was applied. The CLI records each
+ * seed's path and hash in supabase_migrations.seed_files, but for a changed file it only updates
+ * the hash ("Updating seed hash"), so an edited seed would never reach a dev database. Dropping
+ * the stale row makes the CLI see the file as new and run it. Seeds must therefore be
+ * idempotent (`on conflict do nothing/update`).
  */
-export async function applySeeds(
-  db: Psql,
-  files: string[],
-  log: (line: string) => void,
-): Promise<number> {
+export async function forgetChangedSeeds(db: Psql, files: string[]): Promise<void> {
+  const rows: string[] = []
+  for (const file of files) {
+    // The CLI records the path relative to the project folder (its --workdir).
+    const path = file.startsWith(`${ROOT}/`) ? file.slice(ROOT.length + 1) : file
+    rows.push(`(${dollarQuote(path)}, '${await sha256Hex(await Deno.readTextFile(file))}')`)
+  }
+  if (rows.length === 0) return
+  // The ledger exists only once the CLI has seeded this database.
   await query(
     db,
-    `create table if not exists supabase_migrations.seed_files(
-       path text primary key, hash text not null)`,
+    `do $do$ begin
+       if pg_catalog.to_regclass('supabase_migrations.seed_files') is not null then
+         delete from supabase_migrations.seed_files s
+         using (values ${rows.join(', ')}) as local_seed(path, hash)
+         where s.path = local_seed.path and s.hash <> local_seed.hash;
+       end if;
+     end $do$`,
   )
-  const known = new Map(
-    (await query(db, `select path || '|' || hash from supabase_migrations.seed_files`))
-      .split('\n').filter(Boolean).map((row) => row.split('|') as [string, string]),
-  )
-  let count = 0
-  for (const file of files) {
-    const text = await Deno.readTextFile(file)
-    const hash = await sha256Hex(text)
-    const rel = file.slice(file.indexOf('/supabase/') + 1)
-    if (known.get(rel) === hash) continue
-    const record = await Deno.makeTempFile({ suffix: '.sql' })
-    await Deno.writeTextFile(
-      record,
-      `insert into supabase_migrations.seed_files(path, hash) values ('${rel}', '${hash}')\n` +
-        `on conflict (path) do update set hash = excluded.hash;\n`,
-    )
-    await Deno.chmod(record, 0o644)
-    try {
-      await runSqlFiles(db, [file, record])
-    } finally {
-      await Deno.remove(record)
-    }
-    log(`applied seed ${rel}`)
-    count++
-  }
-  return count
+}
+
+/** Applies pending migrations and new or changed seeds with `supabase db push`. */
+export async function pushMigrationsAndSeeds(
+  db: Psql,
+  seedFiles: string[],
+  log: (line: string) => void,
+): Promise<void> {
+  await forgetChangedSeeds(db, seedFiles)
+  const started = performance.now()
+  const lines = await dbPush(db.url)
+  for (const line of lines) log(`supabase db push: ${line}`)
+  const seconds = ((performance.now() - started) / 1000).toFixed(1)
+  log(`supabase db push: ${lines.length ? 'done' : 'nothing to apply'} in ${seconds} s`)
 }
 
 /**

@@ -1,5 +1,6 @@
 // Checks (and, as root on Debian/Ubuntu, installs) what the local stack needs: PostgreSQL
-// server binaries, pg_cron, pgTAP and pg_prove. Anywhere else it stops with the exact command.
+// server binaries with pg_stat_statements, pg_cron, plpgsql_check (for `supabase db lint`),
+// pgTAP and pg_prove. Anywhere else it stops with the exact command.
 import { isRoot, mustRun, run, which } from './proc.ts'
 import { isFile } from './files.ts'
 import { pgBinDir } from './paths.ts'
@@ -31,9 +32,21 @@ function requirements(major: number): Requirement[] {
       present: () => isFile(`${bin}/psql`),
     },
     {
+      // Shipped with the server package (Debian folded contrib into it), so a missing library
+      // means a partial install that reinstalling the server package repairs.
+      what: 'pg_stat_statements',
+      aptPackage: `postgresql-${major}`,
+      present: () => isFile(`/usr/lib/postgresql/${major}/lib/pg_stat_statements.so`),
+    },
+    {
       what: 'pg_cron',
       aptPackage: `postgresql-${major}-cron`,
       present: () => isFile(`/usr/lib/postgresql/${major}/lib/pg_cron.so`),
+    },
+    {
+      what: 'plpgsql_check',
+      aptPackage: `postgresql-${major}-plpgsql-check`,
+      present: () => isFile(`/usr/share/postgresql/${major}/extension/plpgsql_check.control`),
     },
     {
       what: 'pgTAP',
@@ -57,7 +70,7 @@ export async function ensurePrerequisites(
     if (!(await req.present())) missing.push(req)
   }
   if (missing.length > 0) {
-    const pkgs = missing.map((m) => m.aptPackage)
+    const pkgs = [...new Set(missing.map((m) => m.aptPackage))]
     const command = `sudo apt-get update && sudo apt-get install -y ${pkgs.join(' ')}`
     const canInstall = isRoot() && (await which('apt-get')) !== null
     if (!canInstall) {

@@ -1,7 +1,15 @@
 // PostgREST's contract for `/rest/v1/rpc/<fn>`, enough for this project's RPCs: a `public`
 // function called with named JSON arguments under the caller's role and JWT claims, through
 // the `authenticator` login role exactly as PostgREST connects. Tables are not exposed here.
+// Each call leaves an `rpc.<fn>` span in public.kernel_spans, off the response path, as the
+// functions do.
 import type postgres from 'postgres'
+import {
+  createSpanRecorder,
+  requestSpan,
+  type SpanRecorder,
+  sqlSpanWriter,
+} from '../supabase/functions/_shared/spans.ts'
 import { bearerToken, type Claims, jsonResponse, verifyJwt } from './jwt.ts'
 
 type Sql = postgres.Sql
@@ -47,23 +55,16 @@ function quoteIdent(name: string): string {
   return '"' + name.replaceAll('"', '""') + '"'
 }
 
-function quoteLiteral(text: string): string {
-  return "'" + text.replaceAll("'", "''") + "'"
-}
-
 /**
- * One named argument, read out of the request body passed as a single parameter. It is bound
- * as text and cast, because postgres.js would JSON-encode a string bound to a jsonb parameter
- * a second time.
+ * The named arguments as one row `a`, read out of the request body the way PostgREST reads them:
+ * jsonb_to_record converts each JSON value to its parameter's type, so a value of the wrong JSON
+ * type (an object for an array, an array for a uuid) fails the call with 22P02 or 22023, a 400,
+ * instead of becoming a silent NULL. The body is bound once, as text, because postgres.js would
+ * JSON-encode a string bound to a jsonb parameter a second time.
  */
-function argumentExpr(name: string, type: string): string {
-  const key = quoteLiteral(name)
-  if (type === 'jsonb' || type === 'json') return `($1::text::jsonb -> ${key})::${type}`
-  if (type.endsWith('[]')) {
-    return `(case when jsonb_typeof($1::text::jsonb -> ${key}) = 'array' then array(` +
-      `select jsonb_array_elements_text($1::text::jsonb -> ${key}))::${type} end)`
-  }
-  return `($1::text::jsonb ->> ${key})::${type}`
+function argumentsRow(names: string[], types: string[]): string {
+  const columns = names.map((name, i) => `${quoteIdent(name)} ${types[i]}`).join(', ')
+  return `pg_catalog.jsonb_to_record($1::text::jsonb) as a(${columns})`
 }
 
 function pickCandidate(cands: Candidate[], keys: string[]): Candidate | null {
@@ -97,9 +98,49 @@ export interface RpcOptions {
   /** Connection as the `authenticator` role. */
   sql: Sql
   jwtSecret: string
+  /**
+   * Where the `rpc.<fn>` spans go. Default: one recorder per connection writing through it as
+   * service_role (authenticator may become it, as PostgREST does), since ops.record_spans is
+   * not for API roles.
+   */
+  spans?: SpanRecorder
 }
 
+const defaultRecorders = new WeakMap<Sql, SpanRecorder>()
+
+function spansFor(opts: RpcOptions): SpanRecorder {
+  if (opts.spans !== undefined) return opts.spans
+  let recorder = defaultRecorders.get(opts.sql)
+  if (recorder === undefined) {
+    recorder = createSpanRecorder({ write: sqlSpanWriter(opts.sql, { role: 'service_role' }) })
+    defaultRecorders.set(opts.sql, recorder)
+  }
+  return recorder
+}
+
+// Postgres truncates identifiers past 63 bytes, so a longer name can be no function of ours;
+// its span would only add a junk path.
+const MAX_FUNCTION_NAME = 63
+
+/** Answers one RPC and records its span (`rpc.<fn>`, status, duration) in the background. */
 export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) {
+  const startedAt = Date.now()
+  const start = performance.now()
+  const res = await callRpc(req, fnName, opts)
+  if (fnName.length <= MAX_FUNCTION_NAME) {
+    spansFor(opts).record(requestSpan({
+      path: `rpc.${fnName}`,
+      function: fnName,
+      route: `/rest/v1/rpc/${fnName}`,
+      status: res.status,
+      durationMs: performance.now() - start,
+      startedAt,
+    }))
+  }
+  return res
+}
+
+async function callRpc(req: Request, fnName: string, opts: RpcOptions): Promise<Response> {
   // Supabase's API gateway demands an apikey on every request, then PostgREST takes the role
   // from the bearer token when there is one (a user's session), else from the apikey.
   const apikey = req.headers.get('apikey') ?? new URL(req.url).searchParams.get('apikey')
@@ -135,7 +176,11 @@ export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) 
       })
     }
   } else {
-    return jsonResponse(405, { code: 'PGRST117', message: `Unsupported method ${req.method}` })
+    return jsonResponse(
+      405,
+      { code: 'PGRST117', message: `Unsupported method ${req.method}` },
+      { allow: 'GET, POST' },
+    )
   }
 
   const keys = Object.keys(args)
@@ -162,15 +207,16 @@ export async function handleRpc(req: Request, fnName: string, opts: RpcOptions) 
     })
   }
 
-  const callArgs = keys.map((k) => {
-    const type = cand.in_types[cand.in_names.indexOf(k)]
-    return `${quoteIdent(k)} => ${argumentExpr(k, type)}`
-  }).join(', ')
+  const callArgs = keys.map((k) => `${quoteIdent(k)} => a.${quoteIdent(k)}`).join(', ')
   const call = `public.${quoteIdent(fnName)}(${callArgs})`
+  const row = keys.length
+    ? argumentsRow(keys, keys.map((k) => cand.in_types[cand.in_names.indexOf(k)]))
+    : null
   const tabular = cand.retset || cand.ret_typtype === 'c' || cand.ret_type === 'record'
   const statement = tabular
-    ? `select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) as result from ${call} r`
-    : `select to_jsonb(${call}) as result`
+    ? `select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) as result
+         from ${row ? `${row} cross join lateral ` : ''}${call} r`
+    : `select to_jsonb(${call}) as result${row ? ` from ${row}` : ''}`
 
   try {
     const rows = await opts.sql.begin(async (tx) => {

@@ -1,12 +1,15 @@
 // `deno task test`: fmt check, lint, type check, then a throwaway stack (its own cluster and
-// ports, so it never touches dev data and can run while dev is up), pgTAP through pg_prove,
-// and `deno test` against the real stack. The last line is "N passed, M failed".
-// `deno task test <path>…` narrows every step to those files or folders (for quick loops);
-// CI runs it without arguments.
+// ports, so it never touches dev data and can run while dev is up, migrated and seeded by the
+// Supabase CLI's `db push`), the CLI's own checks (`db lint`, `migration list`, `inspect db`),
+// pgTAP through pg_prove, and `deno test` against the real stack. The last line is
+// "N passed, M failed". `deno task test <path>…` narrows every step to those files or folders
+// (for quick loops; the CLI checks run when a path is under supabase/migrations); CI runs it
+// without arguments.
 import { LOCAL_DB_PASSWORD } from './keys.ts'
 import { ROOT, TEST_HELPERS_SQL, TESTS_DIR } from './paths.ts'
 import { type Stack, startThrowawayStack } from './stack.ts'
 import { pathExists } from './files.ts'
+import { supabaseCliChecks } from './supabase_cli_checks.ts'
 
 interface StepResult {
   name: string
@@ -64,8 +67,11 @@ async function gate(name: string, cmd: string[]) {
 
 const deno = Deno.execPath()
 const only = Deno.args.map((p) => p.replace(/\/$/, ''))
-// pgTAP-only paths have nothing for fmt/lint/check, which fail on "no target files".
-const isTsPath = (p: string) => !p.endsWith('.sql') && !p.startsWith('supabase/tests')
+// pgTAP-only and migration paths have nothing for fmt/lint/check, which fail on "no target
+// files".
+const isTsPath = (p: string) =>
+  !p.endsWith('.sql') && !p.startsWith('supabase/tests') && !p.startsWith('supabase/migrations')
+const cliChecks = !only.length || only.some((p) => p.startsWith('supabase/migrations'))
 const tsOnly = only.filter(isTsPath)
 const checkable = [] as string[]
 for (const t of only.length ? tsOnly : ['local', 'ops', 'bench', 'supabase/functions']) {
@@ -86,9 +92,25 @@ try {
     watch: false,
     functionOutput: { kind: 'file', dir: baseDir },
     extraSql: [`${ROOT}/local/test_setup.sql`, TEST_HELPERS_SQL],
+    // Short enough for a test to watch the gateway cut off a client that never finishes its
+    // headers; every test client sends its headers at once.
+    gatewayTimeouts: { headersTimeoutMs: 1000 },
     log,
   })
   const dbPort = stack.cluster.port
+
+  if (cliChecks) {
+    log('── supabase CLI')
+    const started = performance.now()
+    const checks = await supabaseCliChecks(stack.dbUrl)
+    log(`supabase CLI checks took ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    for (const c of checks) {
+      log(`${c.ok ? 'ok' : 'FAILED'}: supabase ${c.name}${c.ok ? ` (${c.detail})` : ''}`)
+      if (!c.ok) console.error(c.detail)
+    }
+    const ok = checks.filter((c) => c.ok).length
+    results.push({ name: 'supabase CLI', passed: ok, failed: checks.length - ok })
+  }
 
   const tapFiles = only.length
     ? (await Promise.all(only.map((p) => findTestFiles(p.startsWith('/') ? p : `${ROOT}/${p}`))))

@@ -1,22 +1,26 @@
-// Brings up the whole local stand-in for `supabase start`: Postgres with pg_cron, the
-// platform bootstrap, migrations, seeds, Vault secrets, function processes and the gateway.
+// Brings up the whole local stand-in for `supabase start`: Postgres with pg_cron and
+// pg_stat_statements, the platform bootstrap, migrations and seeds (the real CLI's `db push`),
+// Vault secrets, function processes and the gateway.
 // dev.ts, run_tests.ts and the bench all start it through here, with their own ports and folders.
 import postgres from 'postgres'
 import { Cluster } from './cluster.ts'
 import { expandSeedPaths, loadProjectConfig, type ProjectConfig } from './config.ts'
 import { freePort, type FunctionProcess, startFunction, waitForPort } from './functions.ts'
+import { type ConnGuardLimits, serveGuarded } from './conn_guard.ts'
 import { createGatewayHandler } from './gateway.ts'
 import { type LocalKeys, localKeys } from './keys.ts'
 import {
   applyBootstrap,
-  applyMigrations,
-  applySeeds,
   type Psql,
+  pushMigrationsAndSeeds,
   runSqlFiles,
   storeVaultSecrets,
 } from './migrate.ts'
 import { startNetDrain } from './net_drain.ts'
 import { ensurePrerequisites } from './prereqs.ts'
+import { localAuthHandler } from './auth/local.ts'
+import { localStorageHandler } from './storage/local.ts'
+import { seedBuckets } from './storage/seed.ts'
 
 export interface StackOptions {
   baseDir: string
@@ -29,6 +33,8 @@ export interface StackOptions {
   functionOutput: { kind: 'prefix' } | { kind: 'file'; dir: string }
   /** SQL files applied after migrations and seeds (the pgTAP helpers, for tests). */
   extraSql?: string[]
+  /** The gateway's connection timeouts; DEFAULT_CONN_GUARD_LIMITS where unset. */
+  gatewayTimeouts?: Partial<ConnGuardLimits>
   log: (line: string) => void
 }
 
@@ -60,8 +66,7 @@ export async function prepareDatabase(opts: StackOptions) {
   const db: Psql = { binDir: tools.binDir, url: cluster.url() }
   try {
     await applyBootstrap(db)
-    await applyMigrations(db, opts.log)
-    await applySeeds(db, await expandSeedPaths(config.seedPatterns), opts.log)
+    await pushMigrationsAndSeeds(db, await expandSeedPaths(config.seedPatterns), opts.log)
     if (opts.extraSql?.length) await runSqlFiles(db, opts.extraSql)
   } catch (err) {
     // A server we started for a failed run must not outlive it (a reused dev server stays).
@@ -97,28 +102,39 @@ async function startServices(
   // known before Vault and the functions are told it, and no other process can take the port
   // in between. Routes fill in as function processes come up.
   const functionPorts = new Map<string, number>()
-  // The gateway talks to Postgres as PostgREST does (authenticator, then SET ROLE), and the
-  // pg_net drain as the platform's own worker would (superuser).
-  const restSql = postgres(cluster.url('authenticator'), {
-    prepare: false,
-    max: 10,
-    onnotice: () => {},
-  })
-  const adminSql = postgres(cluster.url(), { prepare: false, max: 4, onnotice: () => {} })
-  cleanups.push(() => restSql.end({ timeout: 2 }), () => adminSql.end({ timeout: 2 }))
+  // Each service talks to Postgres as the platform's does: the gateway as PostgREST
+  // (authenticator, then SET ROLE), the pg_net drain as the platform's own worker (superuser),
+  // Auth and Storage as their own admin roles. A pool connects on its first query.
+  const pools: postgres.Sql[] = []
+  const connect = (role: string, max: number) => {
+    const sql = postgres(cluster.url(role), { prepare: false, max, onnotice: () => {} })
+    pools.push(sql)
+    return sql
+  }
+  const endPools = () => Promise.all(pools.map((sql) => sql.end({ timeout: 2 })))
+  const restSql = connect('authenticator', 10)
+  const adminSql = connect('postgres', 4)
+  cleanups.push(endPools)
   const abort = new AbortController()
-  const server = Deno.serve(
+  // Behind the connection guard: Deno.serve alone never times out a slow or silent client.
+  const server = serveGuarded(
     {
       hostname: '127.0.0.1',
       port: opts.apiPort,
       signal: abort.signal,
-      onListen: () => {},
+      ...opts.gatewayTimeouts,
     },
     createGatewayHandler({
       functions: config.functions,
       functionPorts,
       jwtSecret: keys.jwtSecret,
       rpc: { sql: restSql, jwtSecret: keys.jwtSecret },
+      auth: localAuthHandler(config.auth, { connect, jwtSecret: keys.jwtSecret }),
+      storage: localStorageHandler(config.storage, {
+        connect,
+        jwtSecret: keys.jwtSecret,
+        stackDir: opts.baseDir,
+      }),
     }),
   )
   cleanups.push(() => {
@@ -127,6 +143,7 @@ async function startServices(
   })
   const apiUrl = `http://127.0.0.1:${server.addr.port}`
   await storeVaultSecrets(db, { project_url: apiUrl, service_role_key: keys.serviceRoleKey })
+  await seedBuckets(config.storage, { apiUrl, serviceRoleKey: keys.serviceRoleKey }, opts.log)
 
   const functionEnv: Record<string, string> = {
     SUPABASE_URL: apiUrl,
@@ -177,8 +194,7 @@ async function startServices(
       abort.abort()
       await server.finished.catch(() => {})
       await Promise.all(processes.map((p) => p.stop()))
-      await restSql.end({ timeout: 2 })
-      await adminSql.end({ timeout: 2 })
+      await endPools()
       if (!stopOpts.keepDatabase) await cluster.stop()
     },
   }

@@ -75,3 +75,28 @@ Deno.test({
     }
   },
 })
+
+Deno.test({
+  name: 'every session has the lock and statement timeouts it was created with',
+  ignore: LIVE_DB_URL === undefined,
+  async fn() {
+    const defaults = createDb(LIVE_DB_URL!, { max: 1 })
+    const custom = createDb(LIVE_DB_URL!, { max: 1, lockTimeoutMs: 750, statementTimeoutMs: 300 })
+    try {
+      const show = (sql: typeof defaults) =>
+        sql<{ lock: string; statement: string }[]>`
+          select current_setting('lock_timeout') as lock,
+                 current_setting('statement_timeout') as statement`
+      assert.deepEqual([...await show(defaults)], [{ lock: '2s', statement: '1min' }])
+      assert.deepEqual([...await show(custom)], [{ lock: '750ms', statement: '300ms' }])
+      // And they hold: a statement over its timeout is cancelled (57014).
+      await assert.rejects(custom`select pg_sleep(2)`, (err: { code?: string }) => {
+        assert.equal(err.code, '57014')
+        return true
+      })
+    } finally {
+      await defaults.end({ timeout: 0 })
+      await custom.end({ timeout: 0 })
+    }
+  },
+})

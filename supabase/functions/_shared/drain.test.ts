@@ -569,3 +569,40 @@ Deno.test('a batch leased too late to start is released whole, its attempts give
   assert.equal(log.leases.length, 1, 'no lease after the budget is spent')
   assert.equal(result.processed, 0)
 })
+
+Deno.test("once the caller's signal fires no job starts, and the unstarted are released", async () => {
+  const { queue, log } = memoryQueue(range(20))
+  const caller = new AbortController()
+  let started = 0
+  const result = await drainQueue({
+    queue,
+    handle: async () => {
+      if (++started === 3) caller.abort()
+      await sleep(5)
+    },
+    limit: 20,
+    ttlSeconds: 30,
+    batchSize: 10,
+    concurrency: 1,
+    signal: caller.signal,
+  })
+  assert.equal(started, 3)
+  assert.equal(result.processed, 3, 'the started jobs are still acked')
+  assert.deepEqual(log.acked, ['1', '2', '3'])
+  assert.equal(log.released.length, 7, 'the rest of the batch is released')
+  assert.equal(log.leases.length, 1, 'no lease after the signal')
+  assert.ok(log.leases[0].signal === caller.signal, 'the lease call can be cancelled too')
+})
+
+Deno.test('a caller already gone leases nothing', async () => {
+  const { queue, log } = memoryQueue(range(5))
+  const result = await drainQueue({
+    queue,
+    handle: () => Promise.resolve(),
+    limit: 5,
+    ttlSeconds: 30,
+    signal: AbortSignal.abort(),
+  })
+  assert.equal(result.processed, 0)
+  assert.deepEqual(log.calls, [])
+})

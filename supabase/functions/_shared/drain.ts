@@ -20,11 +20,13 @@ export type JobHandler<Row extends QueueRow> = (row: Row, ctx: JobContext) => Pr
  * Starts `start()` (a postgres.js query, or anything else with cancel()) unless `signal` has
  * fired, and cancels it if `signal` fires while it runs: how a handler honours its signal around
  * one query. postgres.js queries run when first awaited, so `start` may build the query itself.
+ * Without a signal it simply runs.
  */
 export async function runCancellable<T>(
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   start: () => PromiseLike<T> & { cancel(): unknown },
 ): Promise<T> {
+  if (signal === undefined) return await start()
   signal.throwIfAborted()
   const work = start()
   const cancel = () => void work.cancel()
@@ -89,6 +91,13 @@ interface DrainSettings<Row extends QueueRow> {
   now?: Clock
   /** Where lost leases and other surprises are reported. Default console.warn. */
   warn?: (line: string) => void
+  /**
+   * The caller's request signal. Once it fires (the caller went away), the run ends as if its
+   * budget were spent: a lease call in flight is cancelled, no further lease is taken and no job
+   * starts (leased rows that did not start are released). Running handlers keep their own
+   * deadlines, so their rows are still acked or failed rather than left to their lease's expiry.
+   */
+  signal?: AbortSignal
 }
 
 export interface DrainResult {
@@ -397,6 +406,7 @@ export async function drainQueue<Row extends QueueRow>(
     worker,
     now = () => performance.now(),
     warn = (line: string) => console.warn(line),
+    signal,
   } = options
   // Checked before anything is leased: a pool of 0 lanes would strand a whole lease.
   if ((handle === undefined) === (handleBatch === undefined)) {
@@ -416,14 +426,17 @@ export async function drainQueue<Row extends QueueRow>(
 
   /** The next lease, with when it was asked for; null when no more may be taken. */
   const nextLease = (): { at: number; lease: Promise<Lease<Row>> } | null => {
-    if (leased >= limit || deadline - now() < MIN_BUDGET_FOR_LEASE_MS) return null
+    if (signal?.aborted || leased >= limit || deadline - now() < MIN_BUDGET_FOR_LEASE_MS) {
+      return null
+    }
     const at = now()
-    const request = { limit: Math.min(batchSize, limit - leased), ttlSeconds, worker }
+    const request = { limit: Math.min(batchSize, limit - leased), ttlSeconds, worker, signal }
     return { at, lease: queue.lease(request) }
   }
 
   /** A job's time to run if it starts now, or null when it may not start (out of time). */
   const timeLeft = (cutoff: number): number | null => {
+    if (signal?.aborted) return null
     const left = cutoff - now()
     return left < 1 ? null : Math.floor(Math.min(handlerTimeoutMs, left))
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { dbOptions } from './db.ts'
 import { parseEnv } from './env.ts'
 import { EnvError } from './settings.ts'
 
@@ -140,4 +141,27 @@ Deno.test('the error message never contains a secret value', () => {
   const err = envError({ ...valid, SUPABASE_URL: 'bad', JWT_SECRET: 'tiny-secret' })
   assert.equal(err.message.includes('tiny-secret'), false)
   assert.equal(err.message.includes(valid.SUPABASE_SERVICE_ROLE_KEY), false)
+})
+
+Deno.test('the database timeouts default to 2 s for locks and 60 s for statements', () => {
+  const env = parseEnv(valid)
+  assert.equal(env.FUNCTION_DB_LOCK_TIMEOUT_MS, 2000)
+  assert.equal(env.FUNCTION_DB_STATEMENT_TIMEOUT_MS, 60_000)
+  assert.deepEqual(dbOptions(env), { lockTimeoutMs: 2000, statementTimeoutMs: 60_000 })
+  const set = parseEnv({
+    ...valid,
+    FUNCTION_DB_LOCK_TIMEOUT_MS: '500',
+    FUNCTION_DB_STATEMENT_TIMEOUT_MS: '30000',
+  })
+  assert.deepEqual(dbOptions(set), { lockTimeoutMs: 500, statementTimeoutMs: 30_000 })
+})
+
+Deno.test('a database timeout of 0 (no limit) or out of range is refused, naming it', () => {
+  const err = envError({
+    ...valid,
+    FUNCTION_DB_LOCK_TIMEOUT_MS: '0',
+    FUNCTION_DB_STATEMENT_TIMEOUT_MS: '999999999',
+  })
+  assert.match(err.message, /FUNCTION_DB_LOCK_TIMEOUT_MS: must be between 1 and 600000/)
+  assert.match(err.message, /FUNCTION_DB_STATEMENT_TIMEOUT_MS: must be between 1 and 400000/)
 })

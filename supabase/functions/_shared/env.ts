@@ -2,7 +2,14 @@
 // that is injected everywhere. Each function's own settings live in its config.ts.
 import { z } from 'zod'
 import type { JSONWebKeySet } from 'jose'
-import { loadSettings, parseSettings, type RawSettings } from './settings.ts'
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS } from './db.ts'
+import {
+  intSetting,
+  loadSettings,
+  parseSettings,
+  type RawSettings,
+  switchSetting,
+} from './settings.ts'
 
 // A missing variable and an empty one mean the same thing to an operator, so both read "required".
 const required = (iss: { input: unknown }) =>
@@ -60,6 +67,30 @@ const schema = z.object({
   // brute-forceable, hence the floor Supabase itself applies.
   JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   SENTRY_DSN: z.url({ error: 'must be a URL' }).optional(),
+  // Set by Supabase's edge runtime (absent locally); they tag Sentry events so an error can be
+  // traced to the region and the isolate run that raised it.
+  SB_REGION: z.string().max(100, { error: 'must be at most 100 characters' }).optional(),
+  SB_EXECUTION_ID: z.string().max(200, { error: 'must be at most 200 characters' }).optional(),
+  // Usage metrics (_shared/metrics.ts): off unless 1. The sample rate is the percentage of
+  // events kept; events go to the log, and to the webhook when one is set.
+  ENABLE_USAGE_METRICS: switchSetting(false),
+  METRICS_SOURCE: z.string()
+    .max(100, { error: 'must be at most 100 characters' })
+    .default('casfolio-web'),
+  METRICS_SAMPLE_RATE: intSetting(1, 100, 100),
+  METRICS_WEBHOOK_URL: httpUrl.optional(),
+  // A token a Prometheus scraper may present for GET /health/metrics instead of the service_role
+  // key (which would let it do anything). Long enough not to be guessed.
+  METRICS_BEARER: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  // legacy-migration's master switch (off: the endpoint answers 403, so production stays gated
+  // until rollout day) and its rehearsal mode (1: the whole workload, then everything undone).
+  ENABLE_LEGACY_MIGRATION: switchSetting(false),
+  LEGACY_MIGRATION_DRY_RUN: switchSetting(false),
+  // Bounds on every database session a function opens (db.ts): the longest lock wait and the
+  // longest statement, in ms. 0 (Postgres' "no limit") is refused: waiting without limit is what
+  // they are there to stop. The statement ceiling stays under the paid plans' 400 s wall clock.
+  FUNCTION_DB_LOCK_TIMEOUT_MS: intSetting(1, 600_000, DEFAULT_LOCK_TIMEOUT_MS),
+  FUNCTION_DB_STATEMENT_TIMEOUT_MS: intSetting(1, 400_000, DEFAULT_STATEMENT_TIMEOUT_MS),
 }).superRefine((env, ctx) => {
   // Without a secret or a non-empty key set no token could ever verify, so fail at boot.
   if (env.JWT_SECRET !== undefined || hasKeys(env.SUPABASE_JWKS)) return

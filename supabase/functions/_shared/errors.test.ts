@@ -80,6 +80,14 @@ Deno.test('a closed window (PT410) is a 410 gone that keeps our message', () => 
   assert.equal(err?.message, 'the reward window of this decision has closed')
 })
 
+Deno.test('a PT429 from our SQL is a 429 whose Retry-After comes from the message', () => {
+  const err = toHttpError(pgError('PT429', 'rate limit exceeded: retry in 17 s'))
+  assert.equal(err?.status, 429)
+  assert.equal(err?.code, 'rate_limited')
+  assert.equal(err?.retryAfter, 17)
+  assert.equal(toHttpError(pgError('PT429', 'rate limit exceeded'))?.retryAfter, 1)
+})
+
 Deno.test('a not-null violation names the column', () => {
   const err = toHttpError(pgError('23502', 'null value…', { column_name: 'topic' }))
   assert.equal(err?.message, 'topic: required')
@@ -112,4 +120,53 @@ Deno.test('unknown SQLSTATEs and plain errors stay opaque', () => {
 Deno.test('the PG_ERRORS table lists each code once', () => {
   const keys = PG_ERRORS.map((r) => `${r.match}:${r.messages?.join('|') ?? ''}`)
   assert.equal(new Set(keys).size, keys.length)
+})
+
+// A 400 that repeats the caller's input in full can be larger than the request itself.
+Deno.test('a zod error echoes a huge value only in part', () => {
+  const schema = z.object({
+    topic: z.string().refine(() => false, { error: (i) => `bad ${JSON.stringify(i.input)}` }),
+  })
+  const err = fromZodError(schema.safeParse({ topic: 'x'.repeat(1_000_000) }).error!)
+  assert.ok(err.message.length < 1000, `message is ${err.message.length} characters`)
+  assert.match(err.message, /^topic: bad "xxx/)
+  assert.match(err.message, /…$/)
+  assert.ok(JSON.stringify(err.details).length < 1000)
+})
+
+Deno.test('a zod error lists unknown keys up to a limit and counts the rest', () => {
+  const keys = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`key${i}`, i]))
+  const err = fromZodError(z.strictObject({}).safeParse(keys).error!)
+  const size = JSON.stringify({ message: err.message, details: err.details }).length
+  assert.ok(size < 2000, `error is ${size} characters`)
+  assert.match(err.message, /key0/)
+  assert.doesNotMatch(err.message, /key19999/)
+  assert.match(err.message, /and 19990 more/)
+})
+
+Deno.test('a zod error reports a bounded number of issues and says how many it left out', () => {
+  const schema = z.array(z.number())
+  const err = fromZodError(schema.safeParse(Array.from({ length: 5000 }, () => 'no')).error!)
+  const details = err.details as { issues: unknown[]; omitted_issues: number }
+  assert.equal(details.issues.length, 10)
+  assert.equal(details.omitted_issues, 4990)
+  assert.match(err.message, /\[9\]: .*; and 4990 more issues$/)
+  assert.ok(err.message.length < 3000)
+})
+
+Deno.test('a long key in a zod path is shortened too', () => {
+  const err = fromZodError(
+    z.record(z.string(), z.number()).safeParse({ ['k'.repeat(100_000)]: 'x' })
+      .error!,
+  )
+  assert.ok(err.message.length < 1000, `message is ${err.message.length} characters`)
+})
+
+Deno.test('an echoed database message is shortened', () => {
+  const err = toHttpError(
+    pgError('22P02', `invalid input syntax for type uuid: "${'z'.repeat(1e6)}"`),
+  )
+  assert.equal(err?.status, 400)
+  assert.ok(err!.message.length < 1000, `message is ${err!.message.length} characters`)
+  assert.match(err!.message, /^invalid input syntax for type uuid: "zzz/)
 })

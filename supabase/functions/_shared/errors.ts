@@ -60,16 +60,47 @@ export function formatPath(path: readonly PropertyKey[], root = 'body'): string 
   ).join('')
 }
 
-/** Turns a zod failure into a 400 whose message names each offending field. */
+// What an error repeats of the caller's input is bounded: echoed in full, a 1 MB field or
+// 20,000 unknown keys make the answer bigger than the request, and the log line with it. A
+// handful of issues, each cut short, is all a caller needs to fix the request.
+/** Characters of one echoed message, path or key at most. */
+export const MAX_ECHO_CHARS = 200
+/** Issues reported per validation error at most. */
+export const MAX_ISSUES = 10
+/** Unknown keys named per issue at most. */
+export const MAX_KEYS_LISTED = 10
+
+/** `text`, cut to `max` characters with a trailing "…" when it was longer. */
+export function truncateEcho(text: string, max = MAX_ECHO_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}
+
+// zod's own message for unknown keys lists every one of them; name a few and count the rest.
+function issueMessage(issue: ZodError['issues'][number]): string {
+  if (issue.code !== 'unrecognized_keys') return truncateEcho(issue.message)
+  const listed = issue.keys.slice(0, MAX_KEYS_LISTED).map((k) => JSON.stringify(truncateEcho(k)))
+  const more = issue.keys.length - listed.length
+  return `Unrecognized key${issue.keys.length === 1 ? '' : 's'}: ${listed.join(', ')}${
+    more > 0 ? ` and ${more} more` : ''
+  }`
+}
+
+/**
+ * Turns a zod failure into a 400 whose message names each offending field: the first
+ * MAX_ISSUES issues, each cut to MAX_ECHO_CHARS, and how many more there were.
+ */
 export function fromZodError(err: ZodError, root = 'body'): HttpError {
-  const issues = err.issues.map((issue) => ({
-    path: formatPath(issue.path, root),
+  const issues = err.issues.slice(0, MAX_ISSUES).map((issue) => ({
+    path: truncateEcho(formatPath(issue.path, root)),
     code: issue.code,
-    message: issue.message,
+    message: issueMessage(issue),
   }))
-  return badRequest(issues.map((i) => `${i.path}: ${i.message}`).join('; '), {
+  const omitted = err.issues.length - issues.length
+  const message = issues.map((i) => `${i.path}: ${i.message}`).join('; ') +
+    (omitted > 0 ? `; and ${omitted} more issue${omitted === 1 ? '' : 's'}` : '')
+  return badRequest(message, {
     code: 'invalid_request',
-    details: { issues },
+    details: omitted > 0 ? { issues, omitted_issues: omitted } : { issues },
     cause: err,
   })
 }
@@ -97,8 +128,9 @@ const dbUnavailable = (err: PgErrorLike) =>
   serviceUnavailable('Database unavailable', { code: 'database_unavailable', cause: err })
 const retryable = (err: PgErrorLike) =>
   serviceUnavailable('Database busy, retry', { code: 'database_busy', retryAfter: 1, cause: err })
+// Postgres quotes the offending input in its messages (`invalid input syntax for type uuid: "…"`).
 const echo400 = (err: PgErrorLike) =>
-  badRequest(err.message, { code: 'invalid_request', cause: err })
+  badRequest(truncateEcho(err.message), { code: 'invalid_request', cause: err })
 
 /**
  * Messages our SQL functions raise with plain `raise exception` (SQLSTATE P0001) that are meant
@@ -151,10 +183,20 @@ export const PG_ERRORS: readonly PgRule[] = [
   },
   { match: '22023', toError: echo400 }, // invalid_parameter_value: our functions' argument checks
   // no_data_found: our functions' "unknown <thing>" errors; the message names what is missing.
-  { match: 'P0002', toError: (err) => notFound(err.message, { cause: err }) },
+  { match: 'P0002', toError: (err) => notFound(truncateEcho(err.message), { cause: err }) },
   // Our own SQLSTATE for "too late": a window that has closed (e.g. a reward after its decision's
   // reward window). Class PT is free for applications; the message says which window.
-  { match: 'PT410', toError: (err) => gone(err.message, { cause: err }) },
+  { match: 'PT410', toError: (err) => gone(truncateEcho(err.message), { cause: err }) },
+  // Our SQL's "over the rate limit" (PostgREST's convention: PT429 answers 429); the message ends
+  // "retry in N s", which becomes Retry-After.
+  {
+    match: 'PT429',
+    toError: (err) =>
+      tooManyRequests(err.message, Number(/retry in (\d+) s/.exec(err.message)?.[1] ?? 1), {
+        code: 'rate_limited',
+        cause: err,
+      }),
+  },
   { match: '22P02', toError: echo400 }, // invalid_text_representation: e.g. a malformed uuid
   { match: 'P0001', messages: PG_RAISE_MESSAGES, toError: echo400 }, // raise_exception
   {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { z } from 'zod'
 import { conflict, tooManyRequests, unauthorized } from './errors.ts'
-import { createApp, type ErrorContext, parseJsonBody } from './http.ts'
+import { createApp, type ErrorContext, parseJsonBody, type RequestRecord } from './http.ts'
 
 function testApp(options: { maxBodyBytes?: number } = {}) {
   const reported: { err: unknown; ctx: ErrorContext }[] = []
@@ -193,4 +193,57 @@ Deno.test('a 401 carries WWW-Authenticate, saying invalid_token when a token was
   const other = await app.request('/demo/conflict')
   assert.equal(other.headers.has('www-authenticate'), false, 'only on 401')
   await other.body?.cancel()
+})
+
+Deno.test('the observer sees each answered request with its route pattern, status and failure', async () => {
+  const records: RequestRecord[] = []
+  const app = createApp('demo', { observe: (record) => records.push(record) })
+  app.get('/items/:id', (c) => c.text('item'))
+  app.get('/login', () => {
+    throw unauthorized('Missing Authorization header')
+  })
+  for (const path of ['/demo/items/7', '/demo/login']) {
+    await (await app.request(path, { headers: { 'x-request-id': 'req-1' } })).body?.cancel()
+  }
+  assert.deepEqual(
+    records.map(({ app, requestId, method, route, status, failure }) => ({
+      app,
+      requestId,
+      method,
+      route,
+      status,
+      failure,
+    })),
+    [
+      {
+        app: 'demo',
+        requestId: 'req-1',
+        method: 'GET',
+        route: '/demo/items/:id',
+        status: 200,
+        failure: undefined,
+      },
+      {
+        app: 'demo',
+        requestId: 'req-1',
+        method: 'GET',
+        route: '/demo/login',
+        status: 401,
+        failure: { code: 'unauthorized', message: 'Missing Authorization header' },
+      },
+    ],
+  )
+  assert.ok(records.every((r) => r.durationMs >= 0 && Math.abs(r.startedAt - Date.now()) < 5000))
+})
+
+Deno.test('an observer that throws does not change the answer', async () => {
+  const app = createApp('demo', {
+    observe: () => {
+      throw new Error('observer bug')
+    },
+  })
+  app.get('/', (c) => c.text('fine'))
+  const res = await app.request('/demo')
+  assert.equal(res.status, 200)
+  assert.equal(await res.text(), 'fine')
 })

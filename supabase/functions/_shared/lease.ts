@@ -1,5 +1,6 @@
 // The leased queues from TypeScript: typed rows and lease/ack/fail/release through the SQL API.
 import type { Sql } from './db.ts'
+import { runCancellable } from './drain.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Rows (mirroring supabase/migrations/20261122010000_queue_tables.sql)
@@ -63,6 +64,8 @@ export interface LeaseRequest {
   ttlSeconds: number
   /** Recorded in leased_by, for operators. */
   worker?: string
+  /** Cancels the lease query when it fires (the caller went away): nothing is then leased. */
+  signal?: AbortSignal
 }
 
 /**
@@ -116,13 +119,14 @@ function fencedCalls(sql: Sql, suffix: 'events' | 'discovery') {
 export function eventsQueue<P = unknown>(sql: Sql, topic: string): LeasedQueue<EventJob<P>> {
   return {
     name: `events_queue:${topic}`,
-    async lease({ limit, ttlSeconds, worker }) {
-      const rows = await sql<EventJob<P>[]>`
-        select * from public.lease_events(
-          p_topic => ${topic}::text,
-          p_limit => ${limit}::int,
-          p_ttl_seconds => ${ttlSeconds}::int,
-          p_worker => ${worker ?? null}::text)`
+    async lease({ limit, ttlSeconds, worker, signal }) {
+      const rows = await runCancellable(signal, () =>
+        sql<EventJob<P>[]>`
+          select * from public.lease_events(
+            p_topic => ${topic}::text,
+            p_limit => ${limit}::int,
+            p_ttl_seconds => ${ttlSeconds}::int,
+            p_worker => ${worker ?? null}::text)`)
       return toLease(rows)
     },
     ...fencedCalls(sql, 'events'),
@@ -133,12 +137,13 @@ export function eventsQueue<P = unknown>(sql: Sql, topic: string): LeasedQueue<E
 export function discoveryQueue(sql: Sql): LeasedQueue<DiscoveryItem> {
   return {
     name: 'marketplace_discovery_queue',
-    async lease({ limit, ttlSeconds, worker }) {
-      const rows = await sql<DiscoveryItem[]>`
-        select * from public.lease_discovery(
-          p_limit => ${limit}::int,
-          p_ttl_seconds => ${ttlSeconds}::int,
-          p_worker => ${worker ?? null}::text)`
+    async lease({ limit, ttlSeconds, worker, signal }) {
+      const rows = await runCancellable(signal, () =>
+        sql<DiscoveryItem[]>`
+          select * from public.lease_discovery(
+            p_limit => ${limit}::int,
+            p_ttl_seconds => ${ttlSeconds}::int,
+            p_worker => ${worker ?? null}::text)`)
       return toLease(rows)
     },
     ...fencedCalls(sql, 'discovery'),

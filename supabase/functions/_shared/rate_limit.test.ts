@@ -6,7 +6,7 @@ import { adminSql, testStackEnv } from '../../../local/testing.ts'
 import { createTokenVerifier, requireUser, type UserVars } from './auth.ts'
 import { createDb, type Sql } from './db.ts'
 import { createApp } from './http.ts'
-import { rateLimit } from './rate_limit.ts'
+import { applyRateLimit, createRateLimitCheck, rateLimit } from './rate_limit.ts'
 
 const env = testStackEnv()
 // A day-long window: a test never straddles a window boundary, so counts are exact.
@@ -92,6 +92,38 @@ Deno.test('the middleware sets RateLimit headers and answers 429 with Retry-Afte
   }
 })
 
+Deno.test('a handler can run the check itself and answer it with applyRateLimit', async () => {
+  const sql = createDb(env.dbUrl, { max: 2 })
+  try {
+    const bucket = unique('direct')
+    const check = createRateLimitCheck({ sql, bucket, limit: 1, windowSeconds: DAY })
+    const app = createApp('rl-stub')
+    app.get('/', async (c) => {
+      const verdict = check('client-1') // started first, settled before answering
+      const work = await Promise.resolve('done')
+      applyRateLimit(c, await verdict)
+      return c.json({ work })
+    })
+    const first = await app.request('/rl-stub')
+    assert.equal(first.status, 200)
+    assert.deepEqual(await first.json(), { work: 'done' })
+    assert.equal(first.headers.get('ratelimit-remaining'), '0')
+    assert.equal(first.headers.get('ratelimit-policy'), `1;w=${DAY}`)
+    const refused = await app.request('/rl-stub')
+    assert.equal(refused.status, 429)
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1)
+    assert.equal((await refused.json()).error.details.bucket, bucket)
+
+    const verdict = await check('client-2')
+    assert.equal(verdict.allowed, true)
+    assert.equal(verdict.remaining, 0)
+    assert.ok(verdict.resetSeconds >= 1 && verdict.resetSeconds <= DAY)
+    assert.equal((await check('client-2')).allowed, false, 'each call is counted')
+  } finally {
+    await sql.end({ timeout: 0 })
+  }
+})
+
 Deno.test('an unreachable database answers 503, not 429 or 200', async () => {
   const sql = createDb('postgres://postgres:postgres@127.0.0.1:1/postgres')
   try {
@@ -111,6 +143,7 @@ Deno.test('rateLimit refuses a nonsensical configuration at start-up', () => {
   assert.throws(() => rateLimit({ sql, bucket: 'b', limit: 0, windowSeconds: 60, subject }))
   assert.throws(() => rateLimit({ sql, bucket: 'b', limit: 1, windowSeconds: 0, subject }))
   assert.throws(() => rateLimit({ sql, bucket: 'b', limit: 1, windowSeconds: DAY + 1, subject }))
+  assert.throws(() => createRateLimitCheck({ sql, bucket: 'b', limit: 1.5, windowSeconds: 60 }))
 })
 
 Deno.test('through the gateway: a signed-in user gets 429 with Retry-After after the limit', async () => {

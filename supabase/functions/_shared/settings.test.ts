@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { z } from 'zod'
-import { EnvError, intSetting, loadSettings, parseSettings } from './settings.ts'
+import { EnvError, intSetting, loadSettings, parseSettings, switchSetting } from './settings.ts'
 
 const schema = z.object({
   TEST_SETTINGS_LIMIT: z.coerce.number({ error: 'must be a number' }).int().default(7),
@@ -67,10 +67,31 @@ Deno.test('intSetting coerces, defaults, and names its range', () => {
       ['11', 'must be between 1 and 10'],
       ['2.5', 'must be an integer'],
       ['ten', 'must be an integer'],
+      // Spellings Number() would accept but nobody means as a setting.
+      ['1e1', 'must be an integer'],
+      ['5.0', 'must be an integer'],
+      ['0x5', 'must be an integer'],
+      [' 5', 'must be an integer'],
     ]
   ) {
     assert.deepEqual(issuesOf(() => parseSettings(ints, { TEST_SETTINGS_N: value })), [
       { variable: 'TEST_SETTINGS_N', message },
+    ], value)
+  }
+})
+
+Deno.test('switchSetting reads 1/true as on and 0/false as off, and names anything else', () => {
+  const switches = z.object({ TEST_SETTINGS_ON: switchSetting(false) })
+  assert.equal(parseSettings(switches, {}).TEST_SETTINGS_ON, false)
+  for (const value of ['1', 'true', 'TRUE']) {
+    assert.equal(parseSettings(switches, { TEST_SETTINGS_ON: value }).TEST_SETTINGS_ON, true, value)
+  }
+  for (const value of ['0', 'false']) {
+    assert.equal(parseSettings(switches, { TEST_SETTINGS_ON: value }).TEST_SETTINGS_ON, false)
+  }
+  for (const value of ['yes', 'on', '2']) {
+    assert.deepEqual(issuesOf(() => parseSettings(switches, { TEST_SETTINGS_ON: value })), [
+      { variable: 'TEST_SETTINGS_ON', message: 'must be 1 or 0' },
     ], value)
   }
 })

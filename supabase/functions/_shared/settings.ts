@@ -30,13 +30,33 @@ export function parseSettings<S extends z.ZodObject>(schema: S, raw: RawSettings
   })))
 }
 
-/** An integer setting within [min, max], `fallback` when unset; messages name the range. */
+/**
+ * An integer setting within [min, max], `fallback` when unset; messages name the range. Only
+ * plain decimal digits count as an integer: `1e2`, `50.0` or `0x10` are refused, since a value an
+ * operator did not write as a plain number is more likely a mistake than a choice.
+ */
 export function intSetting(min: number, max: number, fallback: number) {
   const range = { error: `must be between ${min} and ${max}` }
-  return z.coerce.number({ error: 'must be an integer' })
-    .int({ error: 'must be an integer' })
-    .min(min, range)
-    .max(max, range)
+  return z.string({ error: 'must be an integer' })
+    .regex(/^[+-]?[0-9]+$/, { error: 'must be an integer' })
+    .transform(Number)
+    .pipe(z.number().min(min, range).max(max, range))
+    .default(fallback)
+}
+
+// The spellings a yes/no setting accepts; anything else is a mistake worth failing boot over.
+const SWITCH_VALUES: Readonly<Record<string, boolean>> = {
+  '1': true,
+  'true': true,
+  '0': false,
+  'false': false,
+}
+
+/** A yes/no setting: `1`/`true` on, `0`/`false` off, `fallback` when unset. */
+export function switchSetting(fallback: boolean) {
+  return z.string()
+    .refine((value) => value.toLowerCase() in SWITCH_VALUES, { error: 'must be 1 or 0' })
+    .transform((value) => SWITCH_VALUES[value.toLowerCase()])
     .default(fallback)
 }
 

@@ -1,15 +1,30 @@
 // GET /health: liveness of the function and the database, for uptime monitors and the smoke test.
+// GET /health/metrics: the kernel's state for Prometheus (metrics.ts), behind its own auth check.
 import { z } from 'zod'
 import { DeadlineError, withDeadline } from '../_shared/deadline.ts'
 import type { Env } from '../_shared/env.ts'
 import { KERNEL_VERSION } from '../_shared/version.ts'
-import { type AppDeps, createFunctionApp } from '../_shared/wiring.ts'
+import { type AuthedAppDeps, createFunctionApp, verifierFor } from '../_shared/wiring.ts'
+import { EXPOSITION_CONTENT_TYPE, renderExposition } from './exposition.ts'
+import { requireScraper, scrape } from './metrics.ts'
 
-/** Public: no verifier. `now` stamps the answer's `time`; default Date.now (epoch ms). */
-export interface HealthDeps extends AppDeps<Pick<Env, 'SENTRY_DSN'>> {
+/**
+ * GET /health is public; /health/metrics takes METRICS_BEARER or the service_role key, checked
+ * with `verifier` (default: one from JWT_SECRET / SUPABASE_JWKS, built on the first scrape).
+ * `now` stamps the answer's `time`; default Date.now (epoch ms).
+ */
+export interface HealthDeps extends
+  AuthedAppDeps<
+    Pick<Env, 'SENTRY_DSN' | 'JWT_SECRET' | 'SUPABASE_JWKS' | 'METRICS_BEARER'>
+  > {
   /** Longest the database part may take before we answer 503. Default 2500 ms. */
   deadlineMs?: number
+  /** Longest each metrics source may take before it is reported down. Default 5000 ms. */
+  metricsDeadlineMs?: number
 }
+
+// Under Prometheus's default scrape timeout (10 s), with room for the slowest view.
+export const DEFAULT_METRICS_DEADLINE_MS = 5000
 
 // Below typical uptime-monitor timeouts (5-10 s), above a cold connection to a healthy database.
 export const DEFAULT_DEADLINE_MS = 2500
@@ -76,7 +91,8 @@ const roundMs = (ms: number) => Math.round(ms * 10) / 10
 
 export function createHealthApp(deps: HealthDeps) {
   const { sql, env, deadlineMs = DEFAULT_DEADLINE_MS, now = Date.now } = deps
-  const app = createFunctionApp('health', env)
+  const metricsDeadlineMs = deps.metricsDeadlineMs ?? DEFAULT_METRICS_DEADLINE_MS
+  const app = createFunctionApp('health', deps)
 
   // A cached "ok" would hide an outage from the monitor that asked.
   app.use(async function noStore(c, next) {
@@ -115,6 +131,15 @@ export function createHealthApp(deps: HealthDeps) {
       return c.json({ app: appPart, database: { ...failure, latency_ms }, rls: null }, 503)
     }
   })
+
+  app.get(
+    '/metrics',
+    requireScraper({ bearer: env.METRICS_BEARER, verifier: () => verifierFor(deps) }),
+    async (c) => {
+      const families = await scrape(sql, { deadlineMs: metricsDeadlineMs })
+      return c.body(renderExposition(families), 200, { 'content-type': EXPOSITION_CONTENT_TYPE })
+    },
+  )
 
   return app
 }

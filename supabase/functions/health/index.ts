@@ -1,9 +1,9 @@
 // Entry point: Supabase's edge runtime and the local stack both serve this with Deno.serve.
-import { createDb } from '../_shared/db.ts'
+import { createDb, dbOptions } from '../_shared/db.ts'
 import { loadEnv } from '../_shared/env.ts'
 import { createHealthApp } from './app.ts'
 
 const env = loadEnv()
-const sql = createDb(env.SUPABASE_DB_URL)
+const sql = createDb(env.SUPABASE_DB_URL, dbOptions(env))
 
 Deno.serve(createHealthApp({ sql, env }).fetch)

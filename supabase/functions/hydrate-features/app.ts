@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { requireServiceRole, type ServiceVars } from '../_shared/auth.ts'
 import type { Env } from '../_shared/env.ts'
+import { runCancellable } from '../_shared/drain.ts'
 import { parseJsonBody } from '../_shared/http.ts'
 import { type AuthedAppDeps, createFunctionApp, verifierFor } from '../_shared/wiring.ts'
 
@@ -34,21 +35,35 @@ export interface HydrateResult {
 }
 
 export function createHydrateFeaturesApp(deps: HydrateFeaturesDeps) {
-  const { sql, env } = deps
+  const { sql } = deps
   const verifier = verifierFor(deps)
-  const app = createFunctionApp<ServiceVars>('hydrate-features', env)
+  const app = createFunctionApp<ServiceVars>('hydrate-features', deps)
 
   app.post('/', requireServiceRole({ verifier }), async (c) => {
+    const start = performance.now()
     const body = await parseJsonBody(c, hydrateBodySchema)
-    const [row] = await sql<Record<keyof HydrateResult, string | number>[]>`
-      select events_read, candidates_updated, users_updated, watermark
-      from ops.hydrate_features(p_max_events => ${body.max_events}::int)`
+    // A caller that gives up cancels the pass: it is one transaction, so nothing is half-folded.
+    const [row] = await runCancellable(
+      c.req.raw.signal,
+      () =>
+        sql<Record<keyof HydrateResult, string | number>[]>`
+        select events_read, candidates_updated, users_updated, watermark
+        from ops.hydrate_features(p_max_events => ${body.max_events}::int)`,
+    )
     const result: HydrateResult = {
       events_read: Number(row.events_read),
       candidates_updated: Number(row.candidates_updated),
       users_updated: Number(row.users_updated),
       watermark: Number(row.watermark),
     }
+    // A pass folds events rather than running jobs: what it read is what it processed.
+    c.var.metrics.workerRun({
+      topic: 'features',
+      processed: result.events_read,
+      errors: 0,
+      duration_ms: Math.round(performance.now() - start),
+      ...result,
+    })
     return c.json(result)
   })
 

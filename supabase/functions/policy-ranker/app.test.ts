@@ -66,6 +66,16 @@ async function post(
   return { status: res.status, headers: res.headers, body: await res.json() }
 }
 
+/**
+ * Waits, when needed, until at least 15 s are left in the current minute: the ranker's budget
+ * is counted in epoch-aligned 60 s windows, and a test crossing into a new one would see its
+ * count start over.
+ */
+async function awayFromWindowEdge(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000)
+  if (left < 15_000) await new Promise((resolve) => setTimeout(resolve, left + 100))
+}
+
 const CANDIDATES = Array.from({ length: 6 }, (_, i) => ({ id: `ranker-test-${i}` }))
 
 Deno.test('a decision answers the slate and logs one row per slot with its propensity', async () => {
@@ -207,7 +217,7 @@ Deno.test('with learning.enabled off nothing is logged', async () => {
       { surface: 'feed', candidates: CANDIDATES },
       await userTestJwt(userId),
     )
-    assert.equal(res.status, 200)
+    assert.equal(res.status, 200, JSON.stringify(res.body))
     const [{ n }] = await admin<{ n: number }[]>`
       select count(*)::int as n from public.learning_events where user_id = ${userId}::uuid`
     assert.equal(n, 0)
@@ -343,6 +353,7 @@ Deno.test('each user is rate limited: over the limit is 429 with Retry-After', a
     const app = appFor(sql, { config: { rateLimitPerMinute: 2 } })
     const token = await userTestJwt(userId)
     const body = { surface: 'feed', candidates: CANDIDATES }
+    await awayFromWindowEdge()
     try {
       assert.equal((await post(app, '/rank', body, token)).status, 200)
       assert.equal((await post(app, '/rank', body, token)).status, 200)
@@ -353,6 +364,48 @@ Deno.test('each user is rate limited: over the limit is 429 with Retry-After', a
       assert.equal(other.status, 200, 'another user has their own count')
     } finally {
       await admin`delete from public.rate_limits where bucket = 'policy-ranker'`
+    }
+  })
+})
+
+Deno.test('a refused /rank logs nothing; the limit still answers first and covers /reward', async () => {
+  await withStack(async ({ sql, admin, userId }) => {
+    const app = appFor(sql, { config: { rateLimitPerMinute: 2 } })
+    const token = await userTestJwt(userId)
+    const body = { surface: 'feed', limit: 3, candidates: CANDIDATES }
+    const logged = async () => {
+      const [{ n }] = await admin<{ n: number }[]>`
+        select count(*)::int as n from public.learning_events where user_id = ${userId}`
+      return n
+    }
+    await awayFromWindowEdge()
+    try {
+      const first = await post(app, '/rank', body, token)
+      assert.equal(first.status, 200)
+      assert.equal(first.headers.get('ratelimit-limit'), '2')
+      assert.equal(first.headers.get('ratelimit-remaining'), '1')
+      assert.equal(first.headers.get('ratelimit-policy'), '2;w=60')
+      const bad = await post(app, '/rank', { surface: 'feed', limit: 0 }, token)
+      assert.equal(bad.status, 400, 'within the limit a bad body is a 400 (and is counted)')
+      assert.equal(bad.headers.get('ratelimit-remaining'), '0')
+      assert.equal(await logged(), 3)
+
+      const refused = await post(app, '/rank', body, token)
+      assert.equal(refused.status, 429)
+      assert.equal(refused.body.error.code, 'rate_limited')
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1)
+      assert.equal(refused.headers.get('ratelimit-remaining'), '0')
+      assert.equal(await logged(), 3, 'the refused decision was scored but not logged')
+      const refusedBad = await post(app, '/rank', { surface: 'feed', limit: 0 }, token)
+      assert.equal(refusedBad.status, 429, 'over the limit, 429 wins over a bad body')
+      const reward = await post(app, '/reward', {
+        decision_id: first.body.decision_id,
+        candidate_id: first.body.items[0].candidate_id,
+        reward: 1,
+      }, token)
+      assert.equal(reward.status, 429, '/reward spends the same budget')
+    } finally {
+      await admin`delete from public.rate_limits where subject = ${userId}`
     }
   })
 })

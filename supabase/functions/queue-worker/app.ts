@@ -54,7 +54,7 @@ export function createQueueWorkerApp(deps: QueueWorkerDeps) {
   const config = { ...DEFAULT_CONFIG, ...deps.config }
   const verifier = verifierFor(deps)
   const bodySchema = workerBodySchema(registry)
-  const app = createFunctionApp<ServiceVars>('queue-worker', env)
+  const app = createFunctionApp<ServiceVars>('queue-worker', deps)
 
   app.post('/', requireServiceRole({ verifier }), async (c) => {
     const body = await parseJsonBody(c, bodySchema)
@@ -82,7 +82,11 @@ export function createQueueWorkerApp(deps: QueueWorkerDeps) {
       budgetMs: config.budgetMs,
       worker: `queue-worker/${c.get('requestId')}`,
       now,
+      // A caller that gives up (cron's timeout, an operator's Ctrl-C) cancels the lease query
+      // and stops the run, so its database session is not left waiting for no one.
+      signal: c.req.raw.signal,
     })
+    c.var.metrics.workerRun({ topic: body.topic, ...result })
     return c.json(result)
   })
 

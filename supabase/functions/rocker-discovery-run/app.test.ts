@@ -162,9 +162,10 @@ Deno.test('bad bodies are 400 naming the field', async () => {
   assert.equal(invalid.body.error.code, 'invalid_json')
 })
 
-Deno.test('GET is not a route', async () => {
+Deno.test('GET is a 405 that names POST', async () => {
   const res = await app(fakeDiscovery().fake).request('/rocker-discovery-run')
-  assert.equal(res.status, 404)
+  assert.equal(res.status, 405)
+  assert.equal(res.headers.get('allow'), 'POST')
   await res.body?.cancel()
 })
 

@@ -35,11 +35,11 @@ export const runBodySchema = z.strictObject({
 }).prefault({})
 
 export function createDiscoveryRunApp(deps: DiscoveryRunDeps) {
-  const { sql, env, config, now } = deps
+  const { sql, config, now } = deps
   const verifier = verifierFor(deps)
   const queue = deps.queue ?? discoveryQueue(sql)
   const assess = deps.assess ?? assessInterests(sql)
-  const app = createFunctionApp<ServiceVars>('rocker-discovery-run', env)
+  const app = createFunctionApp<ServiceVars>('rocker-discovery-run', deps)
 
   app.post('/', requireServiceRole({ verifier }), async (c) => {
     const body = await parseJsonBody(c, runBodySchema)
@@ -48,7 +48,10 @@ export function createDiscoveryRunApp(deps: DiscoveryRunDeps) {
       ttlSeconds: body.ttl,
       gapThreshold: body.threshold ?? config.gapThreshold,
       now,
+      // A caller that gives up cancels the lease query and stops the run (see drainQueue).
+      signal: c.req.raw.signal,
     })
+    c.var.metrics.workerRun({ topic: 'discovery', ...result })
     return c.json(result)
   })
 

@@ -1,10 +1,10 @@
 // Entry point: Supabase's edge runtime and the local stack both serve this with Deno.serve.
-import { createDb } from '../_shared/db.ts'
+import { createDb, dbOptions } from '../_shared/db.ts'
 import { loadEnv } from '../_shared/env.ts'
 import { createDiscoveryRunApp } from './app.ts'
 import { loadDiscoveryConfig } from './config.ts'
 
 const env = loadEnv()
-const sql = createDb(env.SUPABASE_DB_URL)
+const sql = createDb(env.SUPABASE_DB_URL, dbOptions(env))
 
 Deno.serve(createDiscoveryRunApp({ sql, env, config: loadDiscoveryConfig() }).fetch)

@@ -46,6 +46,8 @@ export interface RunOptions {
   now?: Clock
   /** Where lost leases are reported; default drainQueue's (console.warn). */
   warn?: (line: string) => void
+  /** The caller's request signal: the run stops when the caller goes away (see drainQueue). */
+  signal?: AbortSignal
 }
 
 /**
@@ -132,6 +134,7 @@ export async function runDiscovery(deps: DiscoveryDeps, options: RunOptions): Pr
     budgetMs: options.budgetMs,
     now: options.now,
     warn: options.warn,
+    signal: options.signal,
     worker: WORKER,
   })
   return {

@@ -1,13 +1,14 @@
 -- Security baseline for the whole schema: RLS everywhere, nothing granted to anon that is not
 -- on a written allowlist, and the auth.* claim accessors behaving as on Supabase.
 begin;
-select plan(24);
+select plan(26);
 
 -- ---------------------------------------------------------------------------------------------
 -- RLS coverage (grows with the schema: every new table must enable RLS)
 -- ---------------------------------------------------------------------------------------------
 select tests.rls_enabled('public');
 select tests.rls_enabled('ops');
+select tests.rls_enabled('metrics');
 
 -- ---------------------------------------------------------------------------------------------
 -- anon privileges: deny by default, allow only what is written here
@@ -88,6 +89,13 @@ select ok(
   not has_schema_privilege('anon', 'ops', 'USAGE')
     and not has_schema_privilege('authenticated', 'ops', 'USAGE'),
   'anon and authenticated cannot even resolve names in schema ops'
+);
+
+-- The CI/CD `metrics` schema is written by service_role only; the client roles cannot see it.
+select ok(
+  not has_schema_privilege('anon', 'metrics', 'USAGE')
+    and not has_schema_privilege('authenticated', 'metrics', 'USAGE'),
+  'anon and authenticated cannot even resolve names in schema metrics'
 );
 
 select ok(
