@@ -2,7 +2,8 @@
 // Postgres keeps running after Ctrl-C (like a started Supabase stack); `deno task stop` stops it.
 import { devClusterHome } from './cluster.ts'
 import { loadProjectConfig } from './config.ts'
-import { ROOT, STACK_DIR } from './paths.ts'
+import { FUNCTIONS_DIR, ROOT, STACK_DIR } from './paths.ts'
+import { loadFunctionSecrets } from './secrets.ts'
 import { startStack } from './stack.ts'
 import { cliDbUrl, LINT_SCHEMAS, supabaseCommandLine } from './supabase_cli.ts'
 
@@ -17,6 +18,8 @@ const stack = await startStack({
   fresh: false,
   watch: true,
   functionOutput: { kind: 'prefix' },
+  // Like `supabase functions serve`: secrets from supabase/functions/.env (git-ignored).
+  functionSecrets: await loadFunctionSecrets(`${FUNCTIONS_DIR}/.env`),
   log,
 })
 

@@ -33,6 +33,11 @@ export interface StackOptions {
   functionOutput: { kind: 'prefix' } | { kind: 'file'; dir: string }
   /** SQL files applied after migrations and seeds (the pgTAP helpers, for tests). */
   extraSql?: string[]
+  /**
+   * Extra variables for every function process (dev: supabase/functions/.env, as `supabase
+   * functions serve` reads it). The platform's variables always win.
+   */
+  functionSecrets?: Record<string, string>
   /** The gateway's connection timeouts; DEFAULT_CONN_GUARD_LIMITS where unset. */
   gatewayTimeouts?: Partial<ConnGuardLimits>
   log: (line: string) => void
@@ -146,6 +151,7 @@ async function startServices(
   await seedBuckets(config.storage, { apiUrl, serviceRoleKey: keys.serviceRoleKey }, opts.log)
 
   const functionEnv: Record<string, string> = {
+    ...opts.functionSecrets,
     SUPABASE_URL: apiUrl,
     SUPABASE_DB_URL: cluster.url(),
     SUPABASE_ANON_KEY: keys.anonKey,
