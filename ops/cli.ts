@@ -14,6 +14,9 @@ import {
   runMaintenance,
 } from './queue.ts'
 import { smoke } from './smoke.ts'
+import { localToken } from './token.ts'
+import { evaluatePolicy, formatEvaluation, parseClip } from './policy.ts'
+import { parseDeployment, recordDeployment } from './metrics.ts'
 
 const USAGE = `usage: deno task ops <command> [options]
 
@@ -28,9 +31,16 @@ const USAGE = `usage: deno task ops <command> [options]
   dlq list [--limit N]                     the newest dead letters (default 20)
   dlq redrive <events|discovery> [--ids 1,2] --reason R
   dlq purge <events|discovery> [--older-than '7 days'] --reason R
-  gc --reason R                            run the daily maintenance now
+  gc --reason R                            run the daily maintenance now (queues, rate limits,
+                                           learning events, intent signals)
+  token --user UUID [--role authenticated|service_role] [--ttl 1h]
+                                           a JWT for trying the local API by hand (local only)
+  policy evaluate [--policy P] [--since '24 hours'] [--clip 10]
+                                           off-policy estimates and policy health
+  metrics record-deployment --environment staging|production --component C --version V
+                            --git-sha SHA [--status started|succeeded|failed|rolled_back] --reason R
 
-options: --reason R (required for changes), --actor A (default ops:$USER)`
+options: --reason R (required for changes), --actor A (default ops:$USER), --json (machine output)`
 
 function print(value: unknown) {
   console.log(JSON.stringify(value, null, 2))
@@ -56,6 +66,18 @@ export async function main(argv: string[]): Promise<number> {
       ids: { type: 'string' },
       'older-than': { type: 'string', default: '7 days' },
       help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean', default: false },
+      user: { type: 'string' },
+      role: { type: 'string' },
+      ttl: { type: 'string' },
+      policy: { type: 'string', default: 'epsilon_greedy_v1' },
+      since: { type: 'string', default: '24 hours' },
+      clip: { type: 'string', default: '10' },
+      environment: { type: 'string' },
+      component: { type: 'string' },
+      version: { type: 'string' },
+      'git-sha': { type: 'string' },
+      status: { type: 'string' },
     },
   })
   const [command, sub, ...rest] = positionals
@@ -111,8 +133,32 @@ export async function main(argv: string[]): Promise<number> {
       const olderThan = values['older-than'] ?? '7 days'
       print({ purged: await purgeDeadLetters(db(), op, parseQueue(rest[0]), olderThan) })
     } else if (command === 'gc') {
-      await runMaintenance(db(), op)
-      print({ maintenance: 'done' })
+      const gc = await runMaintenance(db(), op)
+      if (values.json) print({ maintenance: 'done', ...gc })
+      else {
+        console.log(
+          `maintenance done: ${gc.learningEventsDeleted} learning events and ` +
+            `${gc.intentSignalsDeleted} intent signals deleted`,
+        )
+      }
+    } else if (command === 'token') {
+      const t = await localToken(target, values)
+      if (values.json) print(t)
+      else console.log(t.token)
+    } else if (command === 'policy' && sub === 'evaluate') {
+      const e = await evaluatePolicy(
+        db(),
+        values.policy ?? '',
+        values.since ?? '',
+        parseClip(values.clip),
+      )
+      if (values.json) print(e)
+      else console.log(formatEvaluation(e))
+    } else if (command === 'metrics' && sub === 'record-deployment') {
+      const d = parseDeployment(values)
+      const id = await recordDeployment(db(), op, d)
+      if (values.json) print({ id, ...d })
+      else console.log(`deployment ${id}: ${d.environment} ${d.component} ${d.version} ${d.status}`)
     } else {
       throw new UsageError(`unknown command: ${positionals.join(' ')}`)
     }

@@ -1,8 +1,9 @@
 // The ops CLI against the real test stack: flag changes land in the ledger with the operator's
 // name and reason, refusals change nothing, the DLQ commands move rows, and smoke passes.
 import assert from 'node:assert/strict'
-import { adminSql, testStackEnv } from '../local/testing.ts'
+import { testStackEnv } from '../local/testing.ts'
 import { main } from './cli.ts'
+import { type AdminSql, withSql } from './testing.ts'
 import { type Operator, UsageError } from './connection.ts'
 import { setCanary, setSafeMode } from './flags.ts'
 import { parseQueue, redriveDeadLetters, runMaintenance } from './queue.ts'
@@ -11,16 +12,7 @@ import { smoke } from './smoke.ts'
 const env = testStackEnv()
 const op: Operator = { actor: 'ops:test', reason: 'ops cli test' }
 
-async function withSql(fn: (sql: ReturnType<typeof adminSql>) => Promise<void>) {
-  const sql = adminSql(env)
-  try {
-    await fn(sql)
-  } finally {
-    await sql.end()
-  }
-}
-
-async function flagValue(sql: ReturnType<typeof adminSql>, key: string) {
+async function flagValue(sql: AdminSql, key: string) {
   return (await sql`select value from public.feature_flags where key = ${key}`)[0].value
 }
 

@@ -67,16 +67,36 @@ export async function purgeDeadLetters(
   })
 }
 
-/** The daily jobs, on demand: expired leases, old done rows, old rate-limit windows. */
-export async function runMaintenance(sql: Sql, op: Operator): Promise<void> {
+export interface MaintenanceResult {
+  learningEventsDeleted: number
+  intentSignalsDeleted: number
+}
+
+/**
+ * The daily jobs, on demand: expired leases, old done rows, old rate-limit windows, and the
+ * learning log's and intent signals' retention. Returns how many learning rows went.
+ */
+export async function runMaintenance(sql: Sql, op: Operator): Promise<MaintenanceResult> {
   if (!op.reason.trim()) throw new UsageError('--reason is required for every change')
   // A procedure that commits between batches must be called outside a transaction block, so
   // the ledger row is written on its own, first: it records the intent even if a batch fails.
   await asOperator(
     sql,
     op,
-    (tx) => tx`select public.record_ai_action('ops.maintenance', 'queues, rate_limits')`,
+    (tx) =>
+      tx`select public.record_ai_action('ops.maintenance',
+                                        'queues, rate_limits, learning_events, intent_signals')`,
   )
   await sql`call ops.run_queue_maintenance()`
   await sql`select ops.gc_rate_limits()`
+  // The learning GCs ledger their own deletions; running them as the operator names who did.
+  const learning = await asOperator(sql, op, async (tx) => {
+    const [{ n }] = await tx`select public.gc_learning_events() as n`
+    return Number(n)
+  })
+  const signals = await asOperator(sql, op, async (tx) => {
+    const [{ n }] = await tx`select public.gc_intent_signals() as n`
+    return Number(n)
+  })
+  return { learningEventsDeleted: learning, intentSignalsDeleted: signals }
 }
