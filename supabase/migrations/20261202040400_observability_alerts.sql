@@ -24,7 +24,7 @@ create table public.alert_rules (
     'span_error_rate', 'span_avg_ms', 'span_p95_ms', 'span_5xx_rate',
     'signal_failure_rate', 'signal_success_rate', 'registration_drop', 'registrations',
     'queue_p95_age', 'slo_burn_rate', 'slo_burn_pair', 'exploration_deviation',
-    'dead_letters', 'cron_failures')),
+    'dead_letters', 'cron_failures', 'migration_failures')),
   params jsonb not null default '{}'::jsonb check (pg_catalog.jsonb_typeof(params) = 'object'),
   comparison text not null check (comparison in ('>', '<')),
   threshold double precision not null check (threshold between -1e12 and 1e12),
@@ -60,7 +60,7 @@ as $$
 declare
   metric_needs_window constant text[] := array[
     'span_error_rate', 'span_avg_ms', 'span_p95_ms', 'span_5xx_rate', 'signal_failure_rate',
-    'signal_success_rate', 'registration_drop', 'registrations'];
+    'signal_success_rate', 'registration_drop', 'registrations', 'migration_failures'];
   pattern text := new.params ->> 'path';
 begin
   if new.metric = any (metric_needs_window) and new.eval_window is null then
@@ -194,6 +194,10 @@ grant execute on function ops.alert_exploration_deviation(int) to service_role;
 --   exploration_deviation  see ops.alert_exploration_deviation
 --   dead_letters         rows in both dead-letter queues
 --   cron_failures        failures_1h summed over vw_cron_health; events = runs_1h summed
+--   migration_failures   public.user_migrations rows with status 'failed' and not dry_run
+--                        that finished in the window (the legacy migration's failed real
+--                        runs); events = the same count; note = the distinct messages with
+--                        their counts, commonest first
 -- A null value means no data (nothing in the window). Each family is measured once for all
 -- its rules. Volatile: the queue health functions sample.
 create function ops.alert_values(p_now timestamptz)
@@ -395,6 +399,33 @@ begin
     from public.alert_rules a
     where a.enabled and a.metric = 'cron_failures';
   end if;
+
+  -- Failed real legacy migration runs (the predicate is user_migrations_failed_idx's): the
+  -- five commonest reasons with their counts, each cut to 200 characters, so one bad deploy's
+  -- many distinct messages cannot swell the webhook message.
+  return query
+  select a.rule, c.failures, c.failures, c.failures >= a.min_events,
+         c.reasons || case when c.distinct_reasons > 5
+                           then pg_catalog.format(' | %s more', c.distinct_reasons - 5)
+                           else '' end
+  from public.alert_rules a
+  cross join lateral (
+    select coalesce(sum(g.runs), 0)::double precision as failures,
+           pg_catalog.count(*) as distinct_reasons,
+           pg_catalog.string_agg(pg_catalog.format('%s (%s)', g.reason, g.runs), ' | '
+                                 order by g.place) filter (where g.place <= 5) as reasons
+    from (
+      select x.reason, pg_catalog.count(*) as runs,
+             pg_catalog.row_number() over (order by pg_catalog.count(*) desc, x.reason) as place
+      from public.user_migrations m
+      cross join lateral (
+        select pg_catalog.left(coalesce(m.message, '(no message)'), 200) as reason) x
+      where m.status = 'failed' and not m.dry_run
+        and m.finished_at > p_now - a.eval_window and m.finished_at <= p_now
+      group by x.reason
+    ) g
+  ) c
+  where a.enabled and a.metric = 'migration_failures';
 end
 $$;
 revoke all on function ops.alert_values(timestamptz) from public;
