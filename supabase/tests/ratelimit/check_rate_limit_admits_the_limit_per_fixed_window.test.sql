@@ -1,7 +1,7 @@
 -- public.check_rate_limit: fixed, epoch-aligned windows; exactly p_limit calls admitted per
 -- window; remaining and reset_at; argument errors; refused calls do not write.
 begin;
-select plan(16);
+select plan(17);
 
 select tests.authenticate_as_service_role();
 
@@ -51,6 +51,12 @@ select results_eq(
   $$ select allowed from public.check_rate_limit('subject-a', 'api', 3, 3600) $$,
   $$ values (true) $$,
   'a different window length is a different window'
+);
+-- Also when both windows start at the same instant (the first minute of every hour): the length
+-- is part of the counter's key, not only of its start.
+select col_is_pk(
+  'public', 'rate_limits', array['subject', 'bucket', 'window_seconds', 'window_start'],
+  'a counter is keyed by subject, bucket, window length and window start'
 );
 select results_eq(
   $$ select allowed, remaining from public.check_rate_limit('subject-a', 'api', 5, 60) $$,
