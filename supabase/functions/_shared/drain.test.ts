@@ -4,88 +4,8 @@
 // queue-worker/app.test.ts; the SQL functions themselves in supabase/tests/queue.
 import assert from 'node:assert/strict'
 import { describeJobError, drainQueue, HandlerTimeoutError, type JobOutcome } from './drain.ts'
-import type { Lease, LeasedQueue, LeaseRequest, QueueRow } from './lease.ts'
-
-function row(id: number, attempts = 1, maxAttempts = 5): QueueRow {
-  const now = new Date()
-  return {
-    id: String(id),
-    status: 'processing',
-    attempts,
-    max_attempts: maxAttempts,
-    priority: 0,
-    run_at: now,
-    lease_token: null,
-    lease_expires_at: null,
-    leased_by: null,
-    last_error: null,
-    created_at: now,
-    updated_at: now,
-  }
-}
-
-/**
- * A queue over `rows`; records leases, acks, fails and releases. `fenced` ids refuse ack, fail
- * and release. Like the SQL, a lease adds an attempt (in `attempts`) and a release takes it back
- * and puts the row first in line again.
- */
-function memoryQueue(rows: QueueRow[], fenced = new Set<string>()) {
-  const pending = [...rows]
-  const attempts = new Map(rows.map((r) => [r.id, r.attempts - 1]))
-  const log = {
-    leases: [] as LeaseRequest[],
-    /** performance.now() of each lease and ack call, in order. */
-    leaseTimes: [] as number[],
-    ackTimes: [] as number[],
-    acked: [] as string[],
-    failed: [] as { id: string; error: string }[],
-    released: [] as string[],
-    attempts,
-    /** Every call in order: `lease`, `ack:<ids>`, `fail:<ids>`, `release:<ids>`. */
-    calls: [] as string[],
-  }
-  const byId = new Map(rows.map((r) => [r.id, r]))
-  let n = 0
-  const queue: LeasedQueue<QueueRow> = {
-    name: 'memory',
-    lease(request): Promise<Lease<QueueRow>> {
-      log.leases.push(request)
-      log.leaseTimes.push(performance.now())
-      log.calls.push('lease')
-      const taken = pending.splice(0, request.limit)
-      const token = `token-${++n}`
-      for (const r of taken) attempts.set(r.id, attempts.get(r.id)! + 1)
-      return Promise.resolve({
-        token: taken.length ? token : null,
-        rows: taken.map((r) => ({ ...r, attempts: attempts.get(r.id)!, lease_token: token })),
-      })
-    },
-    release(ids) {
-      log.calls.push(`release:${ids.join(',')}`)
-      const ok = ids.filter((id) => !fenced.has(id))
-      log.released.push(...ok)
-      for (const id of ok) attempts.set(id, attempts.get(id)! - 1)
-      pending.unshift(...ok.map((id) => byId.get(id)!))
-      return Promise.resolve(ok.length)
-    },
-    ack(ids) {
-      log.ackTimes.push(performance.now())
-      log.calls.push(`ack:${ids.join(',')}`)
-      const ok = ids.filter((id) => !fenced.has(id))
-      log.acked.push(...ok)
-      return Promise.resolve(ok.length)
-    },
-    fail(ids, _token, error) {
-      log.calls.push(`fail:${ids.join(',')}`)
-      const ok = ids.filter((id) => !fenced.has(id))
-      log.failed.push(...ok.map((id) => ({ id, error })))
-      return Promise.resolve(ok.length)
-    },
-  }
-  return { queue, log }
-}
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => row(i + 1))
+import { memoryQueue, range, row, sleep } from './drain_testing.ts'
+import type { QueueRow } from './lease.ts'
 
 Deno.test('drains in batches until the queue is empty, acking every job once', async () => {
   const { queue, log } = memoryQueue(range(250))
@@ -300,8 +220,6 @@ Deno.test('describeJobError keeps the message and tolerates any thrown value', (
   assert.equal(describeJobError('x'.repeat(2000)), 'x'.repeat(2000), 'an uncut one is verbatim')
   assert.equal(describeJobError(new HandlerTimeoutError(50)), 'handler timed out after 50 ms')
 })
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** A `now` for drainQueue on the real clock that remembers its first reading (the run's start). */
 function recordingClock() {

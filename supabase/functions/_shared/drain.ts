@@ -4,8 +4,23 @@ import type { Clock } from './wiring.ts'
 
 /** What a handler gets besides its work. */
 export interface JobContext {
-  /** Fires at the deadline, when the work is failed with a timeout (see handlerTimeoutMs). */
+  /**
+   * Fires at the deadline, when the work is failed with a timeout (see handlerTimeoutMs), or
+   * when extendLease finds the lease lost (with a LeaseLostError).
+   */
   readonly signal: AbortSignal
+  /**
+   * A heartbeat for a job that needs longer than its lease: extends the lease of the job's whole
+   * batch (every row waits for the batch's one ack) to `seconds` (an integer, 1–3600) from now,
+   * cut to the run's remaining budget, and moves the job's deadline to min(its start + the
+   * handler timeout, 80 % of the extension), as for a fresh lease. Never shortens either.
+   * Resolves to true while the job's rows are all still held; false when the job has already
+   * ended or some row is no longer this lease's. When none is (the lease expired and another
+   * worker claimed the rows), the job is stopped at once like a timed-out one: its signal fires
+   * with a LeaseLostError, and its ack or fail would be fenced out anyway. With under a second
+   * of budget left it extends nothing and resolves to true: the deadline stands.
+   */
+  extendLease(seconds: number): Promise<boolean>
 }
 
 /**
@@ -135,12 +150,12 @@ export class HandlerTimeoutError extends Error {
 
 /**
  * What a failed job's last_error says: the error's name, message and top of its stack (a
- * timeout's message alone: its stack is this module's, not the handler's). Cut to 2000
- * characters, ending in "…" when cut, so an operator can tell.
+ * timeout's or a lost lease's message alone: its stack is this module's, not the handler's).
+ * Cut to 2000 characters, ending in "…" when cut, so an operator can tell.
  */
 export function describeJobError(err: unknown): string {
   let text: string
-  if (err instanceof HandlerTimeoutError) {
+  if (err instanceof HandlerTimeoutError || err instanceof LeaseLostError) {
     text = err.message
   } else if (err instanceof Error) {
     text = err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`
@@ -157,24 +172,49 @@ export function describeJobError(err: unknown): string {
 /** How a handler call ended: resolved with `value`, or threw (or timed out with) `error`. */
 type Ended<T> = { ok: true; value: T } | { ok: false; error: unknown }
 
+/** A running handler call's clock, as BatchTimeouts keeps it. */
+interface TimedJob {
+  /** performance.now() at which the job times out. */
+  deadline: number
+  /** Ended (resolved, rejected, timed out or stopped): its timer no longer matters. */
+  done: boolean
+  /** Set once an extension moved the deadline: the job has left the line for a timer of its own. */
+  own?: ReturnType<typeof setTimeout>
+  expire(): void
+}
+
 /**
  * The handler deadlines of one batch, on one timer. A job's deadline is min(its start + the
  * handler timeout, the batch's cutoff); both terms grow with the start time, so deadlines come
  * in start order and the timer only ever waits for the oldest running job. A timer per job
  * would cost a setTimeout/clearTimeout pair each (~5 µs in Deno, a tenth of a no-op job's whole
- * budget at 15,000 jobs/s). Deadlines are kept on performance.now(), which timers run on.
+ * budget at 15,000 jobs/s). A job whose lease extension moves its deadline later would break
+ * that order, so it leaves the line for a timer of its own (extensions are rare). Deadlines are
+ * kept on performance.now(), which timers run on.
  */
 class BatchTimeouts {
-  private readonly running: { deadline: number; done: boolean; expire: () => void }[] = []
+  private readonly running: TimedJob[] = []
   private head = 0
   private timer: ReturnType<typeof setTimeout> | undefined
 
-  /** Starts a job's clock; `expire` runs if it is still running `ms` from now. */
-  start(ms: number, expire: () => void): { done: boolean } {
-    const job = { deadline: performance.now() + ms, done: false, expire }
+  /** Starts a job's clock; `job.expire()` runs if it is still running `ms` from now. */
+  start(ms: number, job: TimedJob): void {
+    job.deadline = performance.now() + ms
     this.running.push(job)
     if (this.timer === undefined) this.arm()
-    return job
+  }
+
+  /** Moves a running job's deadline to `ms` from now, if that is later. */
+  extend(job: TimedJob, ms: number): void {
+    const deadline = performance.now() + ms
+    if (job.done || deadline <= job.deadline) return
+    job.deadline = deadline
+    clearTimeout(job.own)
+    job.own = setTimeout(() => {
+      if (job.done) return
+      job.done = true
+      job.expire()
+    }, ms)
   }
 
   /** Clears the timer; call once every job of the batch has ended. */
@@ -184,10 +224,15 @@ class BatchTimeouts {
   }
 
   private arm(): void {
-    while (this.head < this.running.length && this.running[this.head].done) this.head++
+    while (this.head < this.running.length && this.settled(this.running[this.head])) this.head++
     if (this.head === this.running.length) return
     const wait = Math.max(0, this.running[this.head].deadline - performance.now())
     this.timer = setTimeout(() => this.fire(), wait)
+  }
+
+  /** Ended, or on a timer of its own: the line's timer has nothing to do for it. */
+  private settled(job: TimedJob): boolean {
+    return job.done || job.own !== undefined
   }
 
   private fire(): void {
@@ -195,14 +240,158 @@ class BatchTimeouts {
     const t = performance.now()
     while (this.head < this.running.length) {
       const job = this.running[this.head]
-      if (!job.done && job.deadline > t) break
+      if (!this.settled(job) && job.deadline > t) break
       this.head++
-      if (!job.done) {
+      if (!this.settled(job)) {
         job.done = true
         job.expire()
       }
     }
     this.arm()
+  }
+}
+
+/** The run's clock and limits, as the jobs of every batch see them. */
+interface RunLimits {
+  now: Clock
+  /** End of the budget, on `now`. */
+  deadline: number
+  handlerTimeoutMs: number
+}
+
+/**
+ * One leased batch while it runs: its token, its rows, and the cutoff past which none of its
+ * jobs may start or run (lease start + 80 % of the TTL, or the budget's end). A lease extension
+ * moves the cutoff; rows it finds lost are remembered so they are not started.
+ */
+class BatchLease<Row extends QueueRow> {
+  /** Rows an extension found no longer held under the token. */
+  lost: Set<string> | undefined
+  readonly timeouts = new BatchTimeouts()
+
+  constructor(
+    readonly queue: LeasedQueue<Row>,
+    readonly token: string,
+    readonly rows: readonly Row[],
+    /** On `limits.now`. */
+    public cutoff: number,
+    readonly limits: RunLimits,
+  ) {}
+
+  /**
+   * Extends the lease of every row of the batch (one call; rows that ended are still processing
+   * until the batch's ack) by `seconds`, cut so it never reaches past the budget's end. Resolves
+   * to the ids still held, or null when less than a whole second of budget is left to extend by.
+   * Rows done but not yet acked need the extension as much as the running ones: their ack waits
+   * for the whole batch.
+   */
+  async extend(seconds: number): Promise<ReadonlySet<string> | null> {
+    if (!this.queue.extend) throw new TypeError(`${this.queue.name} cannot extend leases`)
+    const { now, deadline } = this.limits
+    const at = now()
+    const granted = Math.min(seconds, Math.floor((deadline - at) / 1000))
+    if (granted < 1) return null
+    const ids = await this.queue.extend(this.rows.map((row) => row.id), this.token, granted)
+    const held = new Set(ids)
+    for (const row of this.rows) if (!held.has(row.id)) (this.lost ??= new Set()).add(row.id)
+    // The rows held are ours until at least `at + granted`: the same 80 % margin as a lease.
+    if (held.size > 0) {
+      const cutoff = Math.min(at + granted * 1000 * LEASE_SAFETY_FRACTION, deadline)
+      this.cutoff = Math.max(this.cutoff, cutoff)
+    }
+    return held
+  }
+}
+
+/** An extension found the job's lease lost: another worker holds its row(s) now. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError'
+  constructor() {
+    super('lease lost: another worker holds the job now')
+  }
+}
+
+/** How a row an extension found lost ends if it had not started: its fail is fenced out. */
+const LEASE_LOST: JobOutcome = { ok: false, error: new LeaseLostError() }
+
+/**
+ * A handler call in flight, and the JobContext its handler gets (a class, so the per-row path
+ * makes one object per job and no closures). The AbortController is made only if the handler
+ * reads its signal (a no-op does not); a handler that reads it after the job stopped gets one
+ * already aborted.
+ */
+class RunningJob<W, T> implements TimedJob, JobContext {
+  deadline = 0
+  done = false
+  own: ReturnType<typeof setTimeout> | undefined
+  private controller: AbortController | undefined
+  private stopped: Error | undefined
+
+  constructor(
+    private readonly batch: BatchLease<QueueRow>,
+    /** The job's row, or the batch's rows for a batch handler. */
+    private readonly work: W,
+    /** When it started, on `limits.now`. */
+    private readonly startedAt: number,
+    private ms: number,
+    private readonly resolve: (ended: Ended<T>) => void,
+  ) {
+    batch.timeouts.start(ms, this)
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController()
+      if (this.stopped) this.controller.abort(this.stopped)
+    }
+    return this.controller.signal
+  }
+
+  /** The handler ended; after a stop this still runs, and is ignored (the first resolve wins). */
+  end(ended: Ended<T>): void {
+    this.done = true
+    clearTimeout(this.own)
+    this.resolve(ended)
+  }
+
+  /** Past the deadline (BatchTimeouts marked the job done). */
+  expire(): void {
+    this.stop(new HandlerTimeoutError(this.ms))
+  }
+
+  async extendLease(seconds: number): Promise<boolean> {
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+      throw new RangeError(`extendLease: seconds must be an integer from 1 to 3600, got ${seconds}`)
+    }
+    if (this.done) return false
+    const held = await this.batch.extend(seconds)
+    if (held === null) return !this.done // no budget left to extend into: the deadline stands
+    const rows = (Array.isArray(this.work) ? this.work : [this.work]) as readonly QueueRow[]
+    let kept = 0
+    for (const row of rows) if (held.has(row.id)) kept++
+    if (this.done) return false
+    if (kept === 0) {
+      this.done = true
+      clearTimeout(this.own)
+      this.stop(new LeaseLostError())
+      return false
+    }
+    // The job may now run to its own handler timeout or the batch's new cutoff.
+    const { now, handlerTimeoutMs } = this.batch.limits
+    const until = Math.min(this.startedAt + handlerTimeoutMs, this.batch.cutoff)
+    const t = now()
+    if (until - t >= 1) {
+      this.ms = Math.floor(until - this.startedAt)
+      this.batch.timeouts.extend(this, Math.floor(until - t))
+    }
+    return kept === rows.length
+  }
+
+  /** Ends the job now with `error`, firing its signal, whether or not the handler stops. */
+  private stop(error: Error): void {
+    this.stopped = error
+    this.controller?.abort(error)
+    this.resolve({ ok: false, error })
   }
 }
 
@@ -213,38 +402,19 @@ class BatchTimeouts {
 function runOne<W, T>(
   handle: (work: W, ctx: JobContext) => Promise<T>,
   work: W,
-  timeouts: BatchTimeouts,
+  batch: BatchLease<QueueRow>,
+  startedAt: number,
   timeoutMs: number,
 ): Promise<Ended<T>> {
   return new Promise<Ended<T>>((resolve) => {
-    // The AbortController is made only if the handler reads its signal (a no-op does not); a
-    // handler that reads it after the deadline gets one already aborted.
-    let controller: AbortController | undefined
-    let timedOut: HandlerTimeoutError | undefined
-    const job = timeouts.start(timeoutMs, () => {
-      timedOut = new HandlerTimeoutError(timeoutMs)
-      controller?.abort(timedOut)
-      resolve({ ok: false, error: timedOut })
-    })
-    const ctx = {
-      get signal(): AbortSignal {
-        if (!controller) {
-          controller = new AbortController()
-          if (timedOut) controller.abort(timedOut)
-        }
-        return controller.signal
-      },
-    }
-    // After a timeout these still run (and are ignored): the first resolve wins.
-    const finish = (ended: Ended<T>) => {
-      job.done = true
-      resolve(ended)
-    }
-    const failWith = (error: unknown) => finish({ ok: false, error })
+    const job = new RunningJob<W, T>(batch, work, startedAt, timeoutMs, resolve)
     try {
-      Promise.resolve(handle(work, ctx)).then((value) => finish({ ok: true, value }), failWith)
+      Promise.resolve(handle(work, job)).then(
+        (value) => job.end({ ok: true, value }),
+        (error) => job.end({ ok: false, error }),
+      )
     } catch (err) {
-      failWith(err) // a handler that throws before returning its promise
+      job.end({ ok: false, error: err }) // a handler that throws before returning its promise
     }
   })
 }
@@ -434,10 +604,14 @@ export async function drainQueue<Row extends QueueRow>(
     return { at, lease: queue.lease(request) }
   }
 
+  const limits: RunLimits = { now, deadline, handlerTimeoutMs }
+  /** When the last job allowed by timeLeft starts, on `now`. */
+  let startedAt = 0
   /** A job's time to run if it starts now, or null when it may not start (out of time). */
   const timeLeft = (cutoff: number): number | null => {
     if (signal?.aborted) return null
-    const left = cutoff - now()
+    startedAt = now()
+    const left = cutoff - startedAt
     return left < 1 ? null : Math.floor(Math.min(handlerTimeoutMs, left))
   }
 
@@ -450,23 +624,31 @@ export async function drainQueue<Row extends QueueRow>(
 
     // The lease runs from (at the latest) when it was asked for. Every handler must end well
     // inside it (or another worker may claim its row meanwhile) and inside the budget: a job's
-    // deadline is fixed when it starts, and no job starts once this cutoff has passed.
-    const cutoff = Math.min(pending.at + ttlSeconds * 1000 * LEASE_SAFETY_FRACTION, deadline)
-    const timeouts = new BatchTimeouts()
+    // deadline is fixed when it starts (moved only by its lease extensions), and no job starts
+    // once this cutoff has passed.
+    const batch = new BatchLease<QueueRow>(
+      queue as LeasedQueue<QueueRow>,
+      token,
+      lease.rows,
+      Math.min(pending.at + ttlSeconds * 1000 * LEASE_SAFETY_FRACTION, deadline),
+      limits,
+    )
     let outcomes: readonly (JobOutcome | null)[]
     // What a batch handler threw (not a timeout): rethrown once its batch is failed.
     let thrown: { error: unknown } | undefined
     if (handle) {
       outcomes = await mapPool(lease.rows, concurrency, (row) => {
-        const ms = timeLeft(cutoff)
-        return ms === null ? null : runOne(handle, row, timeouts, ms) // null: released below
+        // Another worker holds it now: failing it is fenced out, and says so in the log.
+        if (batch.lost?.has(row.id)) return Promise.resolve(LEASE_LOST)
+        const ms = timeLeft(batch.cutoff)
+        return ms === null ? null : runOne(handle, row, batch, startedAt, ms) // null: released
       })
     } else {
-      const ms = timeLeft(cutoff)
-      const ended = ms === null ? null : await runOne(handleBatch, lease.rows, timeouts, ms)
+      const ms = timeLeft(batch.cutoff)
+      const ended = ms === null ? null : await runOne(handleBatch, lease.rows, batch, startedAt, ms)
       ;({ outcomes, thrown } = batchOutcomes(lease.rows.length, ended))
     }
-    timeouts.stop()
+    batch.timeouts.stop()
     // Released rows were not run: they do not count against the limit.
     let unstarted = 0
     for (const outcome of outcomes) if (outcome === null) unstarted++

@@ -1,4 +1,5 @@
-// The leased queues from TypeScript: typed rows and lease/ack/fail/release through the SQL API.
+// The leased queues from TypeScript: typed rows, enqueueing, and lease/ack/fail/release/extend
+// through the SQL API.
 import type { Sql } from './db.ts'
 import { runCancellable } from './drain.ts'
 
@@ -80,6 +81,12 @@ export interface LeasedQueue<Row extends QueueRow> {
   fail(ids: readonly string[], token: string, error: string): Promise<number>
   /** Hands leased rows that never started back to the queue, their attempt not consumed. */
   release(ids: readonly string[], token: string): Promise<number>
+  /**
+   * Pushes the lease of the given rows to at least `seconds` (1–3600) from now, never shortening
+   * it; resolves to the ids it extended (the others are no longer this lease's). Optional so a
+   * stand-in queue in a test need not have it; drainQueue's `ctx.extendLease` needs it.
+   */
+  extend?(ids: readonly string[], token: string, seconds: number): Promise<string[]>
 }
 
 const toLease = <Row extends QueueRow>(rows: readonly Row[]): Lease<Row> => ({
@@ -88,9 +95,9 @@ const toLease = <Row extends QueueRow>(rows: readonly Row[]): Lease<Row> => ({
 })
 
 /**
- * ack / fail / release: the same token-fenced calls on either queue, whose SQL functions differ
- * only by suffix (`ack_events`, `ack_discovery`, …). Named arguments and explicit casts, as every
- * call into SQL here.
+ * ack / fail / release / extend: the same token-fenced calls on either queue, whose SQL functions
+ * differ only by suffix (`ack_events`, `ack_discovery`, `extend_events_lease`, …). Named
+ * arguments and explicit casts, as every call into SQL here.
  */
 function fencedCalls(sql: Sql, suffix: 'events' | 'discovery') {
   const fn = (verb: 'ack' | 'fail' | 'release') => sql(`${verb}_${suffix}`)
@@ -112,6 +119,15 @@ function fencedCalls(sql: Sql, suffix: 'events' | 'discovery') {
         select public.${fn('release')}(
           p_ids => ${sql.array([...ids])}::bigint[],
           p_lease_token => ${token}::uuid) as n`),
+    // The ids come back as one jsonb array of strings: a bigint[] may arrive as its raw text on
+    // a connection that has not learned array types yet.
+    extend: async (ids: readonly string[], token: string, seconds: number) =>
+      (await sql<{ ids: string[] }[]>`
+        select coalesce(jsonb_agg(e.id::text), '[]'::jsonb) as ids
+          from public.${sql(`extend_${suffix}_lease`)}(
+            p_ids => ${sql.array([...ids])}::bigint[],
+            p_token => ${token}::uuid,
+            p_seconds => ${seconds}::int) as e`)[0].ids,
   }
 }
 
@@ -148,4 +164,61 @@ export function discoveryQueue(sql: Sql): LeasedQueue<DiscoveryItem> {
     },
     ...fencedCalls(sql, 'discovery'),
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enqueueing
+// ---------------------------------------------------------------------------------------------
+
+/** One job for enqueueEvents. */
+export interface EnqueueItem<P = unknown> {
+  /** Stored as jsonb; must serialise with JSON.stringify. */
+  payload: P
+  /** While a queued or processing job of the topic holds this key, that job is returned instead. */
+  dedupeKey?: string | null
+  /** Not claimable before this. Default: now. */
+  runAt?: Date | null
+}
+
+export interface EnqueueOptions {
+  /** Leases allowed before the job is dead-lettered, 1–100. Default 5. */
+  maxAttempts?: number
+  /** Lower runs first. Default 0. */
+  priority?: number
+}
+
+/**
+ * Adds `items` to `topic` in one statement (public.enqueue_events) and resolves to their job ids
+ * in the items' order. Dedupe is enqueue_event's, per item: a key an active job of the topic
+ * holds gives that job's id, and a key repeated in `items` is enqueued once (the first item's
+ * payload) with its id at each of its positions. At most 100,000 items a call.
+ */
+export async function enqueueEvents<P = unknown>(
+  sql: Sql,
+  topic: string,
+  items: readonly EnqueueItem<P>[],
+  { maxAttempts = 5, priority = 0 }: EnqueueOptions = {},
+): Promise<string[]> {
+  if (items.length === 0) return []
+  // Arrays travel as JSON text (a string bound to jsonb would be encoded twice) and become SQL
+  // arrays in order; all-null columns are passed as null, as the SQL function's defaults are.
+  const column = (pick: (item: EnqueueItem<P>) => string | null) => {
+    const values = items.map(pick)
+    return values.some((v) => v !== null) ? JSON.stringify(values) : null
+  }
+  const keys = column((item) => item.dedupeKey ?? null)
+  const runAts = column((item) => item.runAt?.toISOString() ?? null)
+  const [{ ids }] = await sql<{ ids: string[] }[]>`
+    select to_jsonb(public.enqueue_events(
+      p_topic => ${topic}::text,
+      p_payloads => ${JSON.stringify(items.map((item) => item.payload))}::text::jsonb,
+      p_dedupe_keys => (select array_agg(k.v order by k.i)
+                          from jsonb_array_elements_text(${keys}::text::jsonb)
+                               with ordinality as k(v, i)),
+      p_run_at => (select array_agg(r.v::timestamptz order by r.i)
+                     from jsonb_array_elements_text(${runAts}::text::jsonb)
+                          with ordinality as r(v, i)),
+      p_max_attempts => ${maxAttempts}::int,
+      p_priority => ${priority}::int)::text[]) as ids`
+  return ids
 }

@@ -6,7 +6,7 @@
 -- matches fails too, so a change inside a documented difference is caught as well. The last
 -- tests prove the check can fail.
 begin;
-select plan(15);
+select plan(17);
 
 -- One row per pair: the events copy first. `*_after` / `*_before` pick one branch or statement
 -- of a function that handles both queues (null: the whole function); `*_subs` are the
@@ -67,7 +67,10 @@ insert into twins (description, events_fn, discovery_fn) values
   ('fail_events and fail_discovery agree',
    'public.fail_events(bigint[], uuid, text)', 'public.fail_discovery(bigint[], uuid, text)'),
   ('release_events and release_discovery agree',
-   'public.release_events(bigint[], uuid)', 'public.release_discovery(bigint[], uuid)');
+   'public.release_events(bigint[], uuid)', 'public.release_discovery(bigint[], uuid)'),
+  ('extend_events_lease and extend_discovery_lease agree',
+   'public.extend_events_lease(bigint[], uuid, integer)',
+   'public.extend_discovery_lease(bigint[], uuid, integer)');
 
 -- ---------------------------------------------------------------------------------------------
 -- The health functions: the events copy reports per topic, and only the (topic, status) pairs
@@ -181,6 +184,14 @@ insert into twins (description, events_fn, discovery_fn, events_after, events_be
    'select pg_catalog.count(*) into from_events',
    'into from_events from gone;', 'select pg_catalog.count(*) into from_discovery',
    array[['limit greatest(p_batch_size - from_events, 0)', 'limit p_batch_size']]);
+
+-- The retention prune: each queue's done rows, then its dead letters, by its own settings row.
+insert into twins (description, events_fn, discovery_fn, events_after, events_before,
+                   discovery_after, discovery_before) values
+  ('prune_queues treats both queues alike',
+   'ops.prune_queues(integer, interval)', 'ops.prune_queues(integer, interval)',
+   'where r.queue = ''events_queue'';', 'select coalesce(p_done_older_than, r.done_retention)',
+   'where r.queue = ''marketplace_discovery_queue'';', 'return query select done_total, dead_total;');
 
 select pg_temp.twins_check(t.description) from twins t order by t.ord;
 
