@@ -3,13 +3,15 @@
 // Supabase CLI's `db push`), the CLI's own checks (`db lint`, `migration list`, `inspect db`),
 // pgTAP through pg_prove, and `deno test` against the real stack. The last line is
 // "N passed, M failed". `deno task test <path>…` narrows every step to those files or folders
-// (for quick loops; the CLI checks run when a path is under supabase/migrations); CI runs it
-// without arguments.
+// (for quick loops; the CLI checks run when a path is under supabase/migrations, actionlint when
+// one is under .github, and a run given only .github paths needs no stack); CI runs it without
+// arguments.
 import { LOCAL_DB_PASSWORD } from './keys.ts'
 import { ROOT, TEST_HELPERS_SQL, TESTS_DIR } from './paths.ts'
 import { type Stack, startThrowawayStack } from './stack.ts'
 import { pathExists } from './files.ts'
 import { supabaseCliChecks } from './supabase_cli_checks.ts'
+import { actionlint } from './actionlint.ts'
 
 interface StepResult {
   name: string
@@ -67,10 +69,12 @@ async function gate(name: string, cmd: string[]) {
 
 const deno = Deno.execPath()
 const only = Deno.args.map((p) => p.replace(/\/$/, ''))
-// pgTAP-only and migration paths have nothing for fmt/lint/check, which fail on "no target
-// files".
+const isGithubPath = (p: string) => p === '.github' || p.startsWith('.github/')
+// pgTAP-only, migration and workflow paths have nothing for fmt/lint/check, which fail on "no
+// target files".
 const isTsPath = (p: string) =>
-  !p.endsWith('.sql') && !p.startsWith('supabase/tests') && !p.startsWith('supabase/migrations')
+  !p.endsWith('.sql') && !p.startsWith('supabase/tests') &&
+  !p.startsWith('supabase/migrations') && !isGithubPath(p)
 const cliChecks = !only.length || only.some((p) => p.startsWith('supabase/migrations'))
 const tsOnly = only.filter(isTsPath)
 const checkable = [] as string[]
@@ -82,6 +86,25 @@ if (!only.length || tsOnly.length) {
   await gate('lint', [deno, 'lint', ...tsOnly])
 }
 if (checkable.length) await gate('type check', [deno, 'check', ...checkable])
+if (!only.length || only.some(isGithubPath)) await lintWorkflows()
+if (only.length && only.every(isGithubPath)) summarize()
+
+/** actionlint on .github/workflows: one pass per clean workflow file, one failure per file. */
+async function lintWorkflows() {
+  log('── actionlint')
+  try {
+    const r = await actionlint()
+    if (r.output) console.log(r.output)
+    results.push({
+      name: 'actionlint',
+      passed: r.files.length - r.failedFiles.length,
+      failed: r.failedFiles.length,
+    })
+  } catch (err) {
+    console.error(err)
+    results.push({ name: 'actionlint', passed: 0, failed: 1 })
+  }
+}
 
 const baseDir = await Deno.makeTempDir({ prefix: 'edge-kernel-test-' })
 let stack: Stack | null = null
@@ -166,13 +189,18 @@ try {
   else await Deno.remove(baseDir, { recursive: true }).catch(() => {})
 }
 
-console.log('')
-const skippedText = (n = 0) => n ? `, ${n} skipped` : ''
-for (const r of results) {
-  log(`${r.name}: ${r.passed} passed, ${r.failed} failed${skippedText(r.skipped)}`)
+summarize()
+
+/** Prints each step's counts and the closing "N passed, M failed" line, then exits. */
+function summarize(): never {
+  console.log('')
+  const skippedText = (n = 0) => n ? `, ${n} skipped` : ''
+  for (const r of results) {
+    log(`${r.name}: ${r.passed} passed, ${r.failed} failed${skippedText(r.skipped)}`)
+  }
+  const passed = results.reduce((s, r) => s + r.passed, 0)
+  const failed = results.reduce((s, r) => s + r.failed, 0)
+  const skipped = results.reduce((s, r) => s + (r.skipped ?? 0), 0)
+  console.log(`${passed} passed, ${failed} failed${skippedText(skipped)}`)
+  Deno.exit(failed === 0 ? 0 : 1)
 }
-const passed = results.reduce((s, r) => s + r.passed, 0)
-const failed = results.reduce((s, r) => s + r.failed, 0)
-const skipped = results.reduce((s, r) => s + (r.skipped ?? 0), 0)
-console.log(`${passed} passed, ${failed} failed${skippedText(skipped)}`)
-Deno.exit(failed === 0 ? 0 : 1)
