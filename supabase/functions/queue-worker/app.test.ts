@@ -221,3 +221,43 @@ Deno.test({
     }
   },
 })
+
+Deno.test({
+  name: "a topic handler extends its own job's lease through its context",
+  ignore: LIVE_DB_URL === undefined,
+  async fn() {
+    const sql = createDb(LIVE_DB_URL!)
+    const topic = `test.app.extends.${crypto.randomUUID()}`
+    try {
+      await sql`insert into public.events_queue (topic, payload) values (${topic}, '{}')`
+      let extended: boolean | undefined
+      let leaseSeconds: number | undefined
+      const registry = createRegistry({
+        [topic]: {
+          handle: async (job, ctx) => {
+            extended = await ctx.extendLease(600)
+            const [row] = await sql<{ s: number }[]>`
+              select extract(epoch from lease_expires_at - now())::float8 as s
+                from public.events_queue where id = ${job.id}`
+            leaseSeconds = row.s
+          },
+        },
+      })
+      const app = createQueueWorkerApp({ sql, env, registry, config: { budgetMs: 50_000 } })
+      const res = await post(app, JSON.stringify({ topic, ttl: 30 }), await token('service_role'))
+      const body = await res.json()
+      assert.equal(res.status, 200, JSON.stringify(body))
+      assert.equal(body.processed, 1)
+      assert.equal(body.errors, 0)
+      assert.equal(extended, true)
+      // 600 s asked, cut to the run's 50 s budget: longer than the 30 s lease, never past it.
+      assert.ok(leaseSeconds! > 35 && leaseSeconds! <= 50, `lease now ${leaseSeconds} s long`)
+      const [row] = await sql<{ status: string }[]>`
+        select status from public.events_queue where topic = ${topic}`
+      assert.equal(row.status, 'done')
+    } finally {
+      await sql`delete from public.events_queue where topic = ${topic}`
+      await sql.end({ timeout: 0 })
+    }
+  },
+})

@@ -1,9 +1,11 @@
 // POST /queue-worker: drains one topic of public.events_queue. pg_cron calls it every minute per
 // scheduled topic (ops.schedule_queue_topic) with the service_role key from Vault; operators may
-// call it by hand. Body {"topic", "limit", "ttl"}; answers {processed, errors, dead_lettered,
+// call it by hand. Body {"topic", "limit", "ttl"} (plus "call_id" when ops.dispatch_worker posted
+// it, which the call's result is recorded under); answers {processed, errors, dead_lettered,
 // duration_ms}.
 import { z } from 'zod'
 import { requireServiceRole, type ServiceVars } from '../_shared/auth.ts'
+import { callIdField, recordCallResult } from '../_shared/dispatch.ts'
 import { drainQueue } from '../_shared/drain.ts'
 import { parseJsonBody } from '../_shared/http.ts'
 import { eventsQueue } from '../_shared/lease.ts'
@@ -43,6 +45,8 @@ export function workerBodySchema(registry: Registry) {
       .min(5, { error: 'must be between 5 and 3600' })
       .max(3600, { error: 'must be between 5 and 3600' })
       .default(DEFAULT_TTL_SECONDS),
+    /** Set by the dispatcher: this call's row in ops.queue_dispatch_calls. */
+    call_id: callIdField,
   }, {
     // Only the type error is reworded; unknown keys keep zod's message, which names them.
     error: (issue) => issue.code === 'invalid_type' ? 'must be a JSON object' : undefined,
@@ -69,6 +73,7 @@ export function createQueueWorkerApp(deps: QueueWorkerDeps) {
           get signal() {
             return ctx.signal
           },
+          extendLease: (seconds) => ctx.extendLease(seconds),
           sql,
           env,
         }),
@@ -86,6 +91,7 @@ export function createQueueWorkerApp(deps: QueueWorkerDeps) {
       // and stops the run, so its database session is not left waiting for no one.
       signal: c.req.raw.signal,
     })
+    if (body.call_id) await recordCallResult(sql, body.call_id, result)
     c.var.metrics.workerRun({ topic: body.topic, ...result })
     return c.json(result)
   })

@@ -180,7 +180,9 @@ Deno.test('out of time, a worker releases the rows it never started, their attem
       concurrency: 2,
       budgetMs: 300,
     })
-    assert.ok(result.duration_ms < 450, `the run took ${result.duration_ms} ms`)
+    // All 40 jobs would take 1 s; stopping well before that is the budget at work (the bound is
+    // loose: the machine may be busy).
+    assert.ok(result.duration_ms < 900, `the run took ${result.duration_ms} ms`)
     assert.ok(started > 0 && started < 40, `${started} started`)
     assert.equal(result.processed, started)
     // Started jobs are done, or (started just before the end and cut off there) failed with a

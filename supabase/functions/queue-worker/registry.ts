@@ -18,6 +18,12 @@ export interface HandlerContext {
    * runCancellable (_shared/drain.ts), and check `signal.aborted` between steps.
    */
   signal: AbortSignal
+  /**
+   * A heartbeat for a job that outlives its lease: see JobContext.extendLease in
+   * _shared/drain.ts (fenced by the lease token, cut to the run's budget; a lost lease fires
+   * `signal`).
+   */
+  extendLease(seconds: number): Promise<boolean>
   /** The function's database client (connects as the project's postgres role). */
   sql: Sql
   env: Env

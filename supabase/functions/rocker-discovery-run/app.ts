@@ -1,8 +1,10 @@
 // POST /rocker-discovery-run: the discovery worker. pg_cron calls it every 5 minutes (service_role
-// key from Vault); operators may call it by hand. Leases discovery items, assesses each interest's
+// key from Vault) through ops.dispatch_worker, which adds a "call_id" the call records its result
+// under; operators may call it by hand. Leases discovery items, assesses each interest's
 // categories for gaps, acks or fails the items, and reports what it did.
 import { z } from 'zod'
 import { requireServiceRole, type ServiceVars } from '../_shared/auth.ts'
+import { callIdField, recordCallResult } from '../_shared/dispatch.ts'
 import type { Env } from '../_shared/env.ts'
 import { parseJsonBody } from '../_shared/http.ts'
 import { type DiscoveryItem, discoveryQueue, type LeasedQueue } from '../_shared/lease.ts'
@@ -32,6 +34,8 @@ export const runBodySchema = z.strictObject({
   ttl: z.int().min(5).max(3600).default(120),
   /** Overrides DISCOVERY_GAP_THRESHOLD for this call (e.g. a one-off stricter sweep). */
   threshold: z.int().min(1).max(1000).optional(),
+  /** Set by the dispatcher: this call's row in ops.queue_dispatch_calls. */
+  call_id: callIdField,
 }).prefault({})
 
 export function createDiscoveryRunApp(deps: DiscoveryRunDeps) {
@@ -51,6 +55,7 @@ export function createDiscoveryRunApp(deps: DiscoveryRunDeps) {
       // A caller that gives up cancels the lease query and stops the run (see drainQueue).
       signal: c.req.raw.signal,
     })
+    if (body.call_id) await recordCallResult(sql, body.call_id, result)
     c.var.metrics.workerRun({ topic: 'discovery', ...result })
     return c.json(result)
   })

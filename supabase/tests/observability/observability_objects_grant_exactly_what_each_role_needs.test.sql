@@ -112,7 +112,7 @@ select is_empty(
       cross join lateral (select format('%s.%s(%s)', n.nspname, p.proname,
                                         replace(oidvectortypes(p.proargtypes), ', ', ',')) as fn) f
       where n.nspname in ('public', 'ops', 'metrics')
-        and p.proname ~ '^(record_kernel_span|record_client_signal|record_spans|latency_|is_span_path|span_problem|client_signal_names|path_|kernel_|slo_|cron_health|auth_(registrations_daily|failure_rate|registration_counts)|closest_slo|alert|observability_|take_client|note_cron|prune_|post_alert|evaluate_alerts|record_deployment)'
+        and p.proname ~ '^(record_kernel_span|record_client_signal|record_spans|latency_|is_span_path|span_problem|client_signal_names|path_|kernel_|slo_|cron_health|auth_(registrations_daily|failure_rate|registration_counts)|closest_slo|alert|observability_|take_client|note_cron|prune_(cron_history|kernel_telemetry)|post_alert|evaluate_alerts|record_deployment)'
         and f.fn not in (select e.fn from expected_execute e) $$,
   'every observability function is in the list');
 
