@@ -3,8 +3,26 @@
 -- and `alert_webhook_url`, where the alert evaluator posts state changes (ops.post_alert; left
 -- as it is when no URL is given). Each is created, or updated in place so its id and the jobs
 -- that read it stay as they are. One transaction: all or nothing.
--- psql -v project_url=… -v service_role_key=… -v alert_webhook_url=… -f vault-secrets.sql
+-- PROJECT_URL=… SERVICE_ROLE_KEY=… [ALERT_WEBHOOK_URL=…] psql "$DB_URL" -f vault-secrets.sql
+-- The values come from the environment (\getenv), not psql -v arguments, so the service key
+-- never shows in the process list.
 \set ON_ERROR_STOP on
+\getenv project_url PROJECT_URL
+\getenv service_role_key SERVICE_ROLE_KEY
+\getenv alert_webhook_url ALERT_WEBHOOK_URL
+-- An unset variable stays unset in psql; make it empty so put_secret names what is missing.
+\if :{?project_url}
+\else
+  \set project_url ''
+\endif
+\if :{?service_role_key}
+\else
+  \set service_role_key ''
+\endif
+\if :{?alert_webhook_url}
+\else
+  \set alert_webhook_url ''
+\endif
 begin;
 
 -- pg_temp: gone when the session ends, so the deploy leaves no helper behind in the project.
