@@ -2,7 +2,8 @@
 -- (ops.queue_retention; done after 7 days and dead letters after 30 by default), in bounded
 -- batches, by the daily maintenance job (`call ops.run_queue_maintenance()`, which keeps its
 -- signature and its cron command). Partial indexes on the age column of done rows make each
--- batch an index range read however many rows the table holds.
+-- batch an index range read however many rows the table holds. ops.purge_done_jobs, which the
+-- maintenance job called before, stays as a done-rows-only batch of the same prune.
 
 
 -- =============================================================================================
@@ -35,31 +36,14 @@ revoke all on ops.queue_retention from public, anon, authenticated, service_role
 -- One row per queue table, added and removed only by migrations.
 grant select, update on ops.queue_retention to service_role;
 
--- Every change goes to the action ledger (who, when, before/after, app.reason), as settings
--- changes do elsewhere: these rows decide what history is deleted. Invoker rights: only the
--- owner and service_role can change the table, and both may call record_ai_action.
-create function ops.queue_retention_changed()
-returns trigger
-language plpgsql
-set search_path = ''
-as $$
-begin
-  perform public.record_ai_action(
-    p_action => 'queue.retention.' || pg_catalog.lower(tg_op),
-    p_target => 'ops.queue_retention:'
-      || (coalesce(pg_catalog.to_jsonb(new), pg_catalog.to_jsonb(old)) ->> 'queue'),
-    p_before => pg_catalog.to_jsonb(old),
-    p_after => pg_catalog.to_jsonb(new));
-  return null;
-end
-$$;
-revoke all on function ops.queue_retention_changed() from public;
-
 -- ops.learning_settings_touch only stamps updated_at; nothing in it is about learning.
 create trigger queue_retention_touch before update on ops.queue_retention
   for each row execute function ops.learning_settings_touch();
+-- Every change goes to the action ledger (who, when, before/after, app.reason), as settings
+-- changes do elsewhere: these rows decide what history is deleted. The observability settings'
+-- ledger trigger is generic (action queue_retention.<op>, target ops.queue_retention:<queue>).
 create trigger queue_retention_ledger after insert or update or delete on ops.queue_retention
-  for each row execute function ops.queue_retention_changed();
+  for each row execute function ops.observability_config_changed('queue');
 
 select pg_catalog.set_config('app.actor', 'migration:20261202090200', true),
        pg_catalog.set_config('app.reason', 'default queue retention', true);
@@ -88,14 +72,16 @@ create index marketplace_discovery_queue_done_idx
 -- =============================================================================================
 
 -- Deletes at most p_batch_size rows in all: each queue's done rows and dead letters older than
--- its ops.queue_retention (p_done_older_than, when given, replaces the done retention of both),
--- oldest first, in the order events done, events dead, discovery done, discovery dead, each
--- statement taking what the earlier ones left of the batch. Rows another transaction holds are
--- skipped, never waited for. One bounded batch, so the caller can commit between batches and
--- never hold a long transaction or a huge WAL burst. Returns what it deleted of each kind.
+-- its ops.queue_retention (p_done_older_than, when given, replaces the done retention of both;
+-- p_dead_letters false leaves dead letters alone, as ops.purge_done_jobs does), oldest first, in
+-- the order events done, events dead, discovery done, discovery dead, each statement taking
+-- what the earlier ones left of the batch. Rows another transaction holds are skipped, never
+-- waited for. One bounded batch, so the caller can commit between batches and never hold a long
+-- transaction or a huge WAL burst. Returns what it deleted of each kind.
 create function ops.prune_queues(
   p_batch_size integer default 5000,
-  p_done_older_than interval default null
+  p_done_older_than interval default null,
+  p_dead_letters boolean default true
 )
 returns table (done_pruned integer, dead_pruned integer)
 language plpgsql
@@ -115,6 +101,9 @@ begin
   if p_done_older_than < interval '0' then
     raise exception 'p_done_older_than must be a non-negative interval' using errcode = '22023';
   end if;
+  if p_dead_letters is null then
+    raise exception 'p_dead_letters must be true or false' using errcode = '22023';
+  end if;
 
   -- events_queue
   select coalesce(p_done_older_than, r.done_retention), r.dead_letter_retention
@@ -133,7 +122,7 @@ begin
     select pg_catalog.count(*) into n from gone;
     done_total := done_total + n;
   end if;
-  if dead_after is not null and done_total + dead_total < p_batch_size then
+  if p_dead_letters and dead_after is not null and done_total + dead_total < p_batch_size then
     with doomed as (
       select q.id from public.events_queue q
        where q.status = 'error' and q.updated_at < pg_catalog.now() - dead_after
@@ -164,7 +153,7 @@ begin
     select pg_catalog.count(*) into n from gone;
     done_total := done_total + n;
   end if;
-  if dead_after is not null and done_total + dead_total < p_batch_size then
+  if p_dead_letters and dead_after is not null and done_total + dead_total < p_batch_size then
     with doomed as (
       select q.id from public.marketplace_discovery_queue q
        where q.status = 'error' and q.updated_at < pg_catalog.now() - dead_after
@@ -181,8 +170,39 @@ begin
   return query select done_total, dead_total;
 end
 $$;
-revoke all on function ops.prune_queues(integer, interval) from public;
-grant execute on function ops.prune_queues(integer, interval) to service_role;
+revoke all on function ops.prune_queues(integer, interval, boolean) from public;
+grant execute on function ops.prune_queues(integer, interval, boolean) to service_role;
+
+
+-- =============================================================================================
+-- ops.purge_done_jobs — the done-row purge, now one prune_queues batch
+-- =============================================================================================
+
+-- Deletes at most p_batch_size done rows (from both queues together, oldest first) whose last
+-- update is older than p_older_than, whatever ops.queue_retention says; returns how many. Kept,
+-- same signature and result, for operators' SQL written against it; the deleting is
+-- prune_queues', so there is one copy of each per-queue statement.
+create or replace function ops.purge_done_jobs(
+  p_older_than interval default '7 days',
+  p_batch_size integer default 5000
+)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  -- prune_queues reads a null as "the settings": this function never did.
+  if p_older_than is null or p_older_than < interval '0' then
+    raise exception 'p_older_than must be a non-negative interval' using errcode = '22023';
+  end if;
+  return (select p.done_pruned
+            from ops.prune_queues(p_batch_size => p_batch_size, p_done_older_than => p_older_than,
+                                  p_dead_letters => false) p);
+end
+$$;
+revoke all on function ops.purge_done_jobs(interval, integer) from public;
+grant execute on function ops.purge_done_jobs(interval, integer) to service_role;
 
 
 -- =============================================================================================

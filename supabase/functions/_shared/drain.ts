@@ -6,7 +6,8 @@ import type { Clock } from './wiring.ts'
 export interface JobContext {
   /**
    * Fires at the deadline, when the work is failed with a timeout (see handlerTimeoutMs), or
-   * when extendLease finds the lease lost (with a LeaseLostError).
+   * when a lease extension (this job's or another job's of its batch) finds that none of the
+   * job's rows is held any more (with a LeaseLostError).
    */
   readonly signal: AbortSignal
   /**
@@ -15,10 +16,11 @@ export interface JobContext {
    * cut to the run's remaining budget, and moves the job's deadline to min(its start + the
    * handler timeout, 80 % of the extension), as for a fresh lease. Never shortens either.
    * Resolves to true while the job's rows are all still held; false when the job has already
-   * ended or some row is no longer this lease's. When none is (the lease expired and another
-   * worker claimed the rows), the job is stopped at once like a timed-out one: its signal fires
-   * with a LeaseLostError, and its ack or fail would be fenced out anyway. With under a second
-   * of budget left it extends nothing and resolves to true: the deadline stands.
+   * ended or some row is no longer this lease's. Every running job of the batch none of whose
+   * rows is held any more (the lease expired and another worker claimed them) is stopped at once
+   * like a timed-out one, this one included: its signal fires with a LeaseLostError, and its ack
+   * or fail would be fenced out anyway. With under a second of budget left it extends nothing
+   * and resolves to true: the deadline stands.
    */
   extendLease(seconds: number): Promise<boolean>
 }
@@ -260,13 +262,19 @@ interface RunLimits {
 }
 
 /**
- * One leased batch while it runs: its token, its rows, and the cutoff past which none of its
- * jobs may start or run (lease start + 80 % of the TTL, or the budget's end). A lease extension
- * moves the cutoff; rows it finds lost are remembered so they are not started.
+ * One leased batch while it runs: its token, its rows, its running jobs, and the cutoff past
+ * which none of its jobs may start or run (lease start + 80 % of the TTL, or the budget's end).
+ * A lease extension moves the cutoff; rows it finds lost are remembered so they are not started,
+ * and the running jobs none of whose rows is still held are stopped.
  */
 class BatchLease<Row extends QueueRow> {
   /** Rows an extension found no longer held under the token. */
   lost: Set<string> | undefined
+  /**
+   * The job started on each row id (a batch handler's one job under every row). Jobs stay in it
+   * once ended (`done`): deleting them would cost the hot path, and a batch is bounded.
+   */
+  readonly jobs = new Map<string, LeaseHolder>()
   readonly timeouts = new BatchTimeouts()
 
   constructor(
@@ -283,7 +291,7 @@ class BatchLease<Row extends QueueRow> {
    * until the batch's ack) by `seconds`, cut so it never reaches past the budget's end. Resolves
    * to the ids still held, or null when less than a whole second of budget is left to extend by.
    * Rows done but not yet acked need the extension as much as the running ones: their ack waits
-   * for the whole batch.
+   * for the whole batch. Stops (LeaseLostError) every running job none of whose rows is held.
    */
   async extend(seconds: number): Promise<ReadonlySet<string> | null> {
     if (!this.queue.extend) throw new TypeError(`${this.queue.name} cannot extend leases`)
@@ -293,7 +301,14 @@ class BatchLease<Row extends QueueRow> {
     if (granted < 1) return null
     const ids = await this.queue.extend(this.rows.map((row) => row.id), this.token, granted)
     const held = new Set(ids)
-    for (const row of this.rows) if (!held.has(row.id)) (this.lost ??= new Set()).add(row.id)
+    const lost = this.lost ??= new Set()
+    for (const row of this.rows) if (!held.has(row.id)) lost.add(row.id)
+    // Whichever job asked, every job whose rows are all another worker's now must stop: its
+    // handler would otherwise run on beside that worker's, with its signal never fired.
+    for (const id of lost) {
+      const job = this.jobs.get(id)
+      if (job && !job.done && job.rowIds().every((rowId) => lost.has(rowId))) job.loseLease()
+    }
     // The rows held are ours until at least `at + granted`: the same 80 % margin as a lease.
     if (held.size > 0) {
       const cutoff = Math.min(at + granted * 1000 * LEASE_SAFETY_FRACTION, deadline)
@@ -311,6 +326,15 @@ export class LeaseLostError extends Error {
   }
 }
 
+/** A running job as its BatchLease sees it. */
+interface LeaseHolder {
+  readonly done: boolean
+  /** The ids of the rows it runs on. */
+  rowIds(): readonly string[]
+  /** Stops it with a LeaseLostError: another worker holds all its rows now. */
+  loseLease(): void
+}
+
 /** How a row an extension found lost ends if it had not started: its fail is fenced out. */
 const LEASE_LOST: JobOutcome = { ok: false, error: new LeaseLostError() }
 
@@ -320,7 +344,7 @@ const LEASE_LOST: JobOutcome = { ok: false, error: new LeaseLostError() }
  * reads its signal (a no-op does not); a handler that reads it after the job stopped gets one
  * already aborted.
  */
-class RunningJob<W, T> implements TimedJob, JobContext {
+class RunningJob<W, T> implements TimedJob, JobContext, LeaseHolder {
   deadline = 0
   done = false
   own: ReturnType<typeof setTimeout> | undefined
@@ -337,6 +361,21 @@ class RunningJob<W, T> implements TimedJob, JobContext {
     private readonly resolve: (ended: Ended<T>) => void,
   ) {
     batch.timeouts.start(ms, this)
+    if (Array.isArray(work)) {
+      for (const row of work as readonly QueueRow[]) batch.jobs.set(row.id, this)
+    } else batch.jobs.set((work as QueueRow).id, this)
+  }
+
+  rowIds(): readonly string[] {
+    return Array.isArray(this.work)
+      ? (this.work as readonly QueueRow[]).map((row) => row.id)
+      : [(this.work as QueueRow).id]
+  }
+
+  loseLease(): void {
+    this.done = true
+    clearTimeout(this.own)
+    this.stop(new LeaseLostError())
   }
 
   get signal(): AbortSignal {
@@ -366,16 +405,11 @@ class RunningJob<W, T> implements TimedJob, JobContext {
     if (this.done) return false
     const held = await this.batch.extend(seconds)
     if (held === null) return !this.done // no budget left to extend into: the deadline stands
-    const rows = (Array.isArray(this.work) ? this.work : [this.work]) as readonly QueueRow[]
-    let kept = 0
-    for (const row of rows) if (held.has(row.id)) kept++
+    // Ended meanwhile, or stopped by the extension because none of its rows is held any more.
     if (this.done) return false
-    if (kept === 0) {
-      this.done = true
-      clearTimeout(this.own)
-      this.stop(new LeaseLostError())
-      return false
-    }
+    const ids = this.rowIds()
+    let kept = 0
+    for (const id of ids) if (held.has(id)) kept++
     // The job may now run to its own handler timeout or the batch's new cutoff.
     const { now, handlerTimeoutMs } = this.batch.limits
     const until = Math.min(this.startedAt + handlerTimeoutMs, this.batch.cutoff)
@@ -384,7 +418,7 @@ class RunningJob<W, T> implements TimedJob, JobContext {
       this.ms = Math.floor(until - this.startedAt)
       this.batch.timeouts.extend(this, Math.floor(until - t))
     }
-    return kept === rows.length
+    return kept === ids.length
   }
 
   /** Ends the job now with `error`, firing its signal, whether or not the handler stops. */

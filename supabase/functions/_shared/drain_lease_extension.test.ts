@@ -1,7 +1,8 @@
 // ctx.extendLease in drainQueue, against an in-memory queue: a job that extends runs past its
 // original lease and is acked; the extension covers the whole batch and is cut to the budget; a
 // job whose lease was stolen is stopped (its signal fires, its ack never goes out, its fail is
-// fenced), and rows found lost are not started. Against Postgres: queue_sql.test.ts.
+// fenced), and so is every other running job whose rows were stolen; rows found lost are not
+// started. Against Postgres: queue_sql.test.ts.
 import assert from 'node:assert/strict'
 import { drainQueue, LeaseLostError } from './drain.ts'
 import { memoryQueue, range, row, sleep } from './drain_testing.ts'
@@ -40,20 +41,34 @@ Deno.test('a job that extends its lease runs past the original lease and is acke
 
 Deno.test('an extended job still times out at its new deadline', async () => {
   const { queue, log } = memoryQueue([row(1)])
+  let started = 0
+  let abortedAt: number | undefined
+  let handler: Promise<void> | undefined
   const result = await drainQueue({
     queue,
-    handle: async (_job, ctx) => {
-      await ctx.extendLease(1) // a 1 s lease again from now: 800 ms more, not forever
-      await sleep(1_500)
-    },
+    handle: (_job, ctx) =>
+      handler = (async () => {
+        started = performance.now()
+        ctx.signal.addEventListener('abort', () => abortedAt = performance.now())
+        await sleep(500)
+        // A 1 s lease from now: the deadline moves from 800 ms to about 1,300 ms, not forever.
+        await ctx.extendLease(1)
+        await sleep(3_000)
+      })(),
     limit: 1,
     ttlSeconds: 1,
     handlerTimeoutMs: 10_000,
     budgetMs: 10_000,
   })
+  assert.ok(abortedAt !== undefined, 'the signal fired')
+  const after = abortedAt - started
+  // Past the first lease's cutoff by far more than timer jitter: the extension moved it. The
+  // upper bound only has to tell "a deadline" from "none", so it is loose for a loaded machine.
+  assert.ok(after > 1_100, `fired ${Math.round(after)} ms after the start, not at the first cutoff`)
+  assert.ok(after < 2_800, `fired ${Math.round(after)} ms after the start, not with the handler`)
   assert.equal(result.errors, 1)
   assert.match(log.failed[0].error, /^handler timed out after \d+ ms$/)
-  await sleep(800) // the ignored handler ends, so the test leaks no timer
+  await handler // the ignored handler ends, so the test leaks no timer
 })
 
 Deno.test("one job's extension covers its whole batch, cut to the remaining budget", async () => {
@@ -120,6 +135,61 @@ Deno.test('a job whose lease was stolen is stopped: its signal fires and its ack
     duration_ms: 0,
   }, 'the fenced fail counts for nothing')
   assert.match(warnings.join('\n'), /fail of job 1 was fenced out: the lease was lost/)
+})
+
+Deno.test("one job's extension stops every running job whose rows were stolen", async () => {
+  const stolen = new Set<string>()
+  const { queue, log } = memoryQueue(range(2), stolen)
+  const reasons = new Map<string, unknown>()
+  const handlerEnds: Promise<void>[] = []
+  let release!: () => void
+  const bothRunning = new Promise<void>((r) => release = r)
+  let running = 0
+  const result = await drainQueue({
+    queue,
+    handle: (job, ctx) => {
+      const ended = (async () => {
+        if (++running === 2) release()
+        await bothRunning
+        if (job.id === '1') {
+          stolen.add('1').add('2') // the lease expired; another worker claimed both rows
+          await ctx.extendLease(30)
+        } else {
+          // Job 2 never asks: it waits on its signal, as a long query or fetch would.
+          await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }))
+        }
+        reasons.set(job.id, ctx.signal.aborted ? ctx.signal.reason : undefined)
+      })()
+      handlerEnds.push(ended)
+      return ended
+    },
+    limit: 2,
+    ttlSeconds: 30,
+    concurrency: 2,
+    handlerTimeoutMs: 5_000,
+    warn: () => {},
+  })
+  // Job 2's handler ended because its signal fired, long before its 5 s timeout.
+  await Promise.all(handlerEnds)
+  for (const id of ['1', '2']) {
+    assert.ok(
+      reasons.get(id) instanceof LeaseLostError,
+      `job ${id}: signal fired with ${reasons.get(id)}`,
+    )
+  }
+  assert.ok(
+    result.duration_ms < 4_000,
+    `the run did not wait for a timeout (${result.duration_ms} ms)`,
+  )
+  assert.deepEqual(log.acked, [], 'no ack landed')
+  assert.ok(!log.calls.some((c) => c.startsWith('ack')), 'no ack was sent')
+  assert.deepEqual(log.calls, ['lease', 'extend:1,2', 'fail:1,2'])
+  assert.deepEqual({ ...result, duration_ms: 0 }, {
+    processed: 0,
+    errors: 0,
+    dead_lettered: 0,
+    duration_ms: 0,
+  })
 })
 
 Deno.test('rows an extension found lost are not started; the rest of the batch runs', async () => {

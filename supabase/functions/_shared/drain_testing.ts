@@ -91,3 +91,6 @@ export function memoryQueue(rows: QueueRow[], fenced = new Set<string>()) {
 }
 
 export const range = (n: number) => Array.from({ length: n }, (_, i) => row(i + 1))
+
+/** A JobContext.extendLease for handler tests whose jobs never outlive their lease. */
+export const keepLease = (_seconds: number): Promise<boolean> => Promise.resolve(true)

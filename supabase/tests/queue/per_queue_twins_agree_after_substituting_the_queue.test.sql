@@ -6,7 +6,7 @@
 -- matches fails too, so a change inside a documented difference is caught as well. The last
 -- tests prove the check can fail.
 begin;
-select plan(17);
+select plan(16);
 
 -- One row per pair: the events copy first. `*_after` / `*_before` pick one branch or statement
 -- of a function that handles both queues (null: the whole function); `*_subs` are the
@@ -175,21 +175,12 @@ insert into twins (description, events_fn, discovery_fn, events_after, events_be
    'discovery_changed integer; begin', 'select pg_catalog.count(*) into events_changed',
    'into events_changed from changed;', 'select pg_catalog.count(*) into discovery_changed');
 
--- The done-row purge: one batch across both queues, so discovery gets what events left of it.
-insert into twins (description, events_fn, discovery_fn, events_after, events_before,
-                   discovery_after, discovery_before, discovery_subs) values
-  ('purge_done_jobs treats both queues alike but for the shared batch',
-   'ops.purge_done_jobs(interval, integer)', 'ops.purge_done_jobs(interval, integer)',
-   'p_batch_size must be between 1 and 100000'' using errcode = ''22023''; end if;',
-   'select pg_catalog.count(*) into from_events',
-   'into from_events from gone;', 'select pg_catalog.count(*) into from_discovery',
-   array[['limit greatest(p_batch_size - from_events, 0)', 'limit p_batch_size']]);
-
--- The retention prune: each queue's done rows, then its dead letters, by its own settings row.
+-- The retention prune (ops.purge_done_jobs is one of its batches): each queue's done rows, then
+-- its dead letters, by its own settings row.
 insert into twins (description, events_fn, discovery_fn, events_after, events_before,
                    discovery_after, discovery_before) values
   ('prune_queues treats both queues alike',
-   'ops.prune_queues(integer, interval)', 'ops.prune_queues(integer, interval)',
+   'ops.prune_queues(integer, interval, boolean)', 'ops.prune_queues(integer, interval, boolean)',
    'where r.queue = ''events_queue'';', 'select coalesce(p_done_older_than, r.done_retention)',
    'where r.queue = ''marketplace_discovery_queue'';', 'return query select done_total, dead_total;');
 

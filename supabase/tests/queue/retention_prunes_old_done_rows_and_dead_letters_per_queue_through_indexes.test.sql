@@ -5,7 +5,7 @@
 -- (The procedure commits, so it cannot run inside this test's transaction: the Deno test in
 -- supabase/functions/_shared/queue_sql.test.ts calls it verbatim.)
 begin;
-select plan(23);
+select plan(28);
 
 -- EXPLAIN's plan as JSON, for matching the index a statement reads.
 create function pg_temp.explain_json(p_query text)
@@ -43,9 +43,9 @@ update ops.queue_retention set done_retention = interval '2 days' where queue = 
 select is(
   (select row(l.action, l.target, l.before ->> 'done_retention', l.after ->> 'done_retention',
               l.reason)::text
-     from public.ai_action_ledger l where l.action like 'queue.retention.%'
+     from public.ai_action_ledger l where l.action like 'queue_retention.%'
     order by l.id desc limit 1),
-  row('queue.retention.update', 'ops.queue_retention:events_queue', '7 days', '2 days',
+  row('queue_retention.update', 'ops.queue_retention:events_queue', '7 days', '2 days',
       'keep events history shorter')::text,
   'a retention change is ledgered with its reason');
 
@@ -90,6 +90,29 @@ select is((select count(*)::int from public.events_queue where topic = 't.retent
           'the rest waits for the next batch');
 select throws_ok($$ select * from ops.prune_queues(p_batch_size => 0) $$, '22023',
                  'p_batch_size must be between 1 and 100000', 'an empty batch is refused');
+
+-- ops.purge_done_jobs: the same prune for done rows only, by its own age whatever the settings.
+delete from public.events_queue where topic like 't.retention%';
+update ops.queue_retention set done_retention = null, dead_letter_retention = interval '30 days'
+ where queue = 'events_queue';
+insert into public.events_queue (topic, payload, status, updated_at)
+select 't.retention.purge', jsonb_build_object('k', k), s, now() - a
+  from (values ('done 9d', 'done', interval '9 days'), ('done 8d', 'done', interval '8 days'),
+               ('done 6d', 'done', interval '6 days'), ('error 40d', 'error', interval '40 days'))
+       as v(k, s, a);
+select is((select row(done_pruned, dead_pruned)::text
+             from ops.prune_queues(p_dead_letters => false)),
+          row(0, 0)::text, 'p_dead_letters => false leaves dead letters past their retention');
+select is(ops.purge_done_jobs(interval '7 days', 1), 1,
+          'purge_done_jobs deletes at most its batch, though the done retention is null');
+select is(ops.purge_done_jobs(interval '7 days'), 1, 'and the rest past its age in the next');
+select is((select array_agg(payload ->> 'k' order by payload ->> 'k') from public.events_queue
+            where topic = 't.retention.purge'),
+          array['done 6d', 'error 40d'], 'younger done rows and dead letters stay');
+select throws_ok($$ select ops.purge_done_jobs(null) $$, '22023',
+                 'p_older_than must be a non-negative interval',
+                 'purge_done_jobs still needs an age: it never read the settings');
+update ops.queue_retention set done_retention = interval '7 days' where queue = 'events_queue';
 
 -- ---------------------------------------------------------------------------------------------
 -- Cheap at any size: the prune reads the done and dead-letter indexes

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import type { Sql } from '../../_shared/db.ts'
 import type { Env } from '../../_shared/env.ts'
 import type { EventJob } from '../../_shared/lease.ts'
+import { keepLease } from '../../_shared/drain_testing.ts'
 import { DISCOVERY_USER_SIGNUP_TOPIC, discoveryUserSignup } from './discovery.user-signup.ts'
 
 const job = {
@@ -34,7 +35,12 @@ Deno.test('with its signal already aborted, the handler does not query', async (
   const controller = new AbortController()
   controller.abort(new Error('handler timed out'))
   await assert.rejects(
-    discoveryUserSignup(job, { sql, env: {} as Env, signal: controller.signal }),
+    discoveryUserSignup(job, {
+      sql,
+      env: {} as Env,
+      signal: controller.signal,
+      extendLease: keepLease,
+    }),
     /handler timed out/,
   )
   assert.equal(log.queries, 0)
@@ -43,7 +49,12 @@ Deno.test('with its signal already aborted, the handler does not query', async (
 Deno.test('when its signal fires mid-query, the handler cancels the query', async () => {
   const { sql, log } = hangingSql()
   const controller = new AbortController()
-  const run = discoveryUserSignup(job, { sql, env: {} as Env, signal: controller.signal })
+  const run = discoveryUserSignup(job, {
+    sql,
+    env: {} as Env,
+    signal: controller.signal,
+    extendLease: keepLease,
+  })
   controller.abort()
   await assert.rejects(run, /canceling statement/)
   assert.deepEqual(log, { queries: 1, cancels: 1 })

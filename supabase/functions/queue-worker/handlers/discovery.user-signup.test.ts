@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { createDb } from '../../_shared/db.ts'
 import type { EventJob } from '../../_shared/lease.ts'
+import { keepLease } from '../../_shared/drain_testing.ts'
 import { parseEnv } from '../../_shared/env.ts'
 import { adminSql, testStackEnv } from '../../../../local/testing.ts'
 import { productionRegistry } from '../registry.ts'
@@ -42,7 +43,7 @@ Deno.test('the handler queues one item per interest and is safe to run twice', a
     // The user_interests trigger queued these already; clear them so the handler's own work is
     // what the assertions see.
     await admin`delete from public.marketplace_discovery_queue where user_id = ${userId}`
-    const ctx = { sql, env, signal: new AbortController().signal }
+    const ctx = { sql, env, signal: new AbortController().signal, extendLease: keepLease }
     await discoveryUserSignup(job({ user_id: userId }), ctx)
     await discoveryUserSignup(job({ user_id: userId }), ctx)
     const rows = await admin`
@@ -62,7 +63,7 @@ Deno.test('the handler queues one item per interest and is safe to run twice', a
 Deno.test('a job without a uuid user_id fails with a clear message', async () => {
   const sql = createDb(stack.dbUrl)
   try {
-    const ctx = { sql, env, signal: new AbortController().signal }
+    const ctx = { sql, env, signal: new AbortController().signal, extendLease: keepLease }
     for (const payload of [{}, { user_id: 'nope' }, null, 'x']) {
       await assert.rejects(
         discoveryUserSignup(job(payload), ctx),
