@@ -72,6 +72,9 @@ Deno.test('lockdown shuts anon out while health and safe mode keep working, off 
 
       const on = await lockdownOn(sql, op)
       assert.equal(on.revoked.length, 2)
+      const [{ owner }] = await sql`select relowner::regrole::text as owner from pg_class
+                                     where oid = 'public.lockdown_probe'::regclass`
+      assert.deepEqual(on.revoked.map((g) => g.grantor), [owner, owner], 'grantors recorded')
       assert.deepEqual(on.still_reachable, [])
       assert.equal(await anonCanRead(sql), false, 'anon cannot read the table')
       res = await rpcAsAnon('lockdown_probe_count')

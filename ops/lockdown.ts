@@ -1,7 +1,9 @@
 // `ops lockdown on|off|status`: the security-incident response (revoke anon's access to
 // schema public) as a reversible command. The work is done by ops.lockdown_on / lockdown_off
 // in one transaction each, so the SQL editor and the CLI do exactly the same thing; the CLI
-// names the operator in the ledger (app.actor / app.reason) and prints what changed.
+// names the operator in the ledger (app.actor / app.reason) and prints what changed. What `off`
+// restores is kept in ops.anon_lockdown_grants, which only the owner can write; the ledger rows
+// are the audit copy.
 import { asOperator, type Operator, type Sql, UsageError } from './connection.ts'
 
 export interface Grant {
@@ -11,6 +13,8 @@ export interface Grant {
   for_role?: string
   privilege: string
   grantable: boolean
+  /** Who gave anon the privilege: the same privilege from two grantors is two grants. */
+  grantor: string
 }
 
 export interface LockdownOn {
@@ -59,14 +63,14 @@ export async function lockdownStatus(sql: Sql): Promise<LockdownStatus> {
 }
 
 export function describeGrant(g: Grant): string {
-  const grantable = g.grantable ? ' (with grant option)' : ''
+  const suffix = (g.grantable ? ' (with grant option)' : '') + ` [from ${g.grantor}]`
   switch (g.kind) {
     case 'column':
-      return `${g.privilege} (${g.column}) on ${g.object}${grantable}`
+      return `${g.privilege} (${g.column}) on ${g.object}${suffix}`
     case 'default':
-      return `default ${g.privilege} on new ${g.object} of ${g.for_role}${grantable}`
+      return `default ${g.privilege} on new ${g.object} of ${g.for_role}${suffix}`
     default:
-      return `${g.privilege} on ${g.kind} ${g.object}${grantable}`
+      return `${g.privilege} on ${g.kind} ${g.object}${suffix}`
   }
 }
 
@@ -84,6 +88,13 @@ export function formatLockdown(r: LockdownOn | LockdownOff | LockdownStatus): st
         : `lockdown on: revoked ${r.revoked.length} grant(s) from anon (ledger #${r.ledger_id})`,
       ...list(r.revoked),
     )
+    if (r.still_granted.length) {
+      lines.push(
+        "not revoked (another grantor's, or a grant option anon passed on to another role, " +
+          'which only REVOKE … CASCADE takes):',
+        ...list(r.still_granted),
+      )
+    }
     if (r.still_reachable.length) {
       lines.push(
         "WARNING anon can still use (grants to PUBLIC, or another grantor's):",

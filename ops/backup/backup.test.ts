@@ -82,6 +82,12 @@ Deno.test('export then import --dry-run round-trips every table with matching co
     assert.deepEqual(entry(m, PROBE).key, ['id'])
     assert.deepEqual(entry(m, KEYLESS).key, [])
 
+    // User data: only the operator's OS user may list the folder or read a file.
+    assert.equal((await Deno.stat(folder)).mode! & 0o777, 0o700, 'folder mode')
+    for await (const f of Deno.readDir(folder)) {
+      assert.equal((await Deno.stat(`${folder}/${f.name}`)).mode! & 0o777, 0o600, f.name)
+    }
+
     // Lines are the rows as JSON, in key order, values intact.
     const lines = (await Deno.readTextFile(`${folder}/${entry(m, PROBE).file}`)).split('\n')
     assert.equal(lines.length, 2501)
@@ -157,6 +163,43 @@ Deno.test('import --dry-run names a tampered file and a changed database row', (
     assert.equal(await main(['export', '--tables', 'public.no_such_table', '--out', dir]), 2)
   }))
 
+Deno.test('import --dry-run names each line that would not import, by line and column', () =>
+  withProbeTables(async (sql, dir) => {
+    const folder = `${dir}/misfit`
+    const m = await exportDatabase(sql, folder, { tables: [PROBE] })
+    const path = `${folder}/${entry(m, PROBE).file}`
+    const lines = (await Deno.readTextFile(path)).split('\n')
+    // An unknown column, a value its column's type refuses (in two columns of one line), and
+    // one in a line a chunk further on: small chunks make the check split them out.
+    lines[2] = lines[2].replace('{"id":3,', '{"id":3,"bogus":true,')
+    lines[4] = lines[4].replace('{"id":5,', '{"id":"five",').replace(/"at":"[^"]*"/, '"at":"soon"')
+    lines[1700] = lines[1700].replace(/"tags":\[[^\]]*\]/, '"tags":{"not":"an array"}')
+    await Deno.writeTextFile(path, lines.join('\n'))
+
+    const report = await verifyExport(sql, folder, { batch: 500 })
+    const problems = report.tables.find((t) => t.table === PROBE)!.problems
+      .filter((p) => p.startsWith('would not import'))
+    assert.deepEqual(
+      problems.map((p) => /^would not import: line \d+, column "[^"]+"/.exec(p)?.[0]),
+      [
+        'would not import: line 3, column "bogus"',
+        'would not import: line 5, column "id"',
+        'would not import: line 5, column "at"',
+        'would not import: line 1701, column "tags"',
+      ],
+    )
+    assert.match(problems[0], /the table has no such column$/)
+    assert.match(problems[1], /invalid input syntax for type integer: "five"$/)
+    assert.match(problems[2], /timestamp with time zone: "soon"$/)
+    assert.equal(report.ok, false)
+
+    // The round-trip check still runs beside it, and an export that fits passes both.
+    assert.match(report.tables[0].problems.join(), /file checksum differs from the manifest/)
+    const clean = `${dir}/fits`
+    await exportDatabase(sql, clean, { tables: [PROBE] })
+    assert.equal((await verifyExport(sql, clean, { batch: 500 })).ok, true)
+  }))
+
 /** Exports the probe tables to `<dir>/clean` and returns what it holds. */
 async function cleanExport(sql: AdminSql, dir: string) {
   const clean = `${dir}/clean`
@@ -189,7 +232,9 @@ Deno.test('an export interrupted mid-table resumes to the same files as a clean 
     const cut = await readManifest(folder)
     assert.deepEqual(cut.tables.map((t) => t.status), ['done', 'pending', 'pending'])
     assert.equal(cut.complete, false)
-    assert.equal((await partialFiles(folder)).length, 1)
+    const partial = await partialFiles(folder)
+    assert.equal(partial.length, 1)
+    assert.equal((await Deno.stat(`${folder}/${partial[0]}`)).mode! & 0o777, 0o600)
     const report = await verifyExport(sql, folder)
     assert.equal(report.ok, false)
     assert.match(report.problems.join(), /incomplete/)

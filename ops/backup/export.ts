@@ -8,8 +8,10 @@ import { createHash } from 'node:crypto'
 import { type Sql, type Tx, UsageError } from '../connection.ts'
 import {
   ENCODING,
+  FILE_MODE,
   fileNameFor,
   fileSha256,
+  FOLDER_MODE,
   FORMAT,
   type Manifest,
   type ManifestTable,
@@ -54,7 +56,12 @@ async function exportTable(
 ): Promise<{ rows: number; bytes: number; sha256: string }> {
   const table = qualifiedName(t)
   const partial = `${path}.partial`
-  const file = await Deno.open(partial, { write: true, create: true, truncate: true })
+  const file = await Deno.open(partial, {
+    write: true,
+    create: true,
+    truncate: true,
+    mode: FILE_MODE,
+  })
   const hash = createHash('sha256')
   const encoder = new TextEncoder()
   let rows = 0
@@ -85,7 +92,7 @@ async function newManifest(tx: Tx, folder: string, tables?: string[]): Promise<M
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err
   }
-  await Deno.mkdir(folder, { recursive: true })
+  await Deno.mkdir(folder, { recursive: true, mode: FOLDER_MODE })
   const [source] = await tx<{ server_version: string; schema_version: string }[]>`
     select current_setting('server_version') as server_version,
            coalesce(public.health_check() #>> '{app,version}', 'unknown') as schema_version`

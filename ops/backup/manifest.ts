@@ -8,6 +8,12 @@ import { UsageError } from '../connection.ts'
 export const MANIFEST = 'manifest.json'
 export const FORMAT = 'edge-kernel-export/1'
 
+// An export holds user data (emails, payloads, everything in public): only the operator's OS
+// user may list the folder or read a file in it. Applied at creation, so no moment exists when
+// a file is readable by others; the umask can only take bits away.
+export const FOLDER_MODE = 0o700
+export const FILE_MODE = 0o600
+
 const tableSchema = z.object({
   schema: z.string(),
   name: z.string(),
@@ -82,7 +88,7 @@ export async function readManifest(folder: string): Promise<Manifest> {
 export async function writeManifest(folder: string, manifest: Manifest) {
   manifest.updated_at = new Date().toISOString()
   const tmp = `${folder}/${MANIFEST}.tmp`
-  await Deno.writeTextFile(tmp, JSON.stringify(manifest, null, 2) + '\n')
+  await Deno.writeTextFile(tmp, JSON.stringify(manifest, null, 2) + '\n', { mode: FILE_MODE })
   await Deno.rename(tmp, `${folder}/${MANIFEST}`)
 }
 

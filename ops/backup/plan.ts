@@ -26,7 +26,7 @@ export interface PlannedTable {
 
 export const qualifiedName = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`
 
-const ident = (name: string) => `"${name.replaceAll('"', '""')}"`
+export const ident = (name: string) => `"${name.replaceAll('"', '""')}"`
 
 /**
  * The tables to back up, by catalog rule: every ordinary and partitioned table in

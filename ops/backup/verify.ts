@@ -3,12 +3,14 @@
 // changed it since), and the database, read in one snapshot the same way export reads it,
 // has the same rows in the same order (row count and SHA-256 of the same JSON lines). The file
 // and the database are read side by side, a batch at a time, so a difference is named by its
-// row number and key.
+// row number and key. Then the file is read once more to check it would import into the table
+// as it is now (fit.ts: every key a column, every value of its column's type).
 import { createHash } from 'node:crypto'
 import type { Sql, Tx } from '../connection.ts'
 import { hashedLines, type Manifest, type ManifestTable, readManifest } from './manifest.ts'
 import { inSnapshot, type PlannedTable, planTables, qualifiedName, tableLines } from './plan.ts'
 import { DEFAULT_BATCH } from './export.ts'
+import { fitProblems } from './fit.ts'
 
 export interface TableVerdict {
   table: string
@@ -168,7 +170,14 @@ export async function verifyExport(
     for (const entry of manifest.tables) {
       opts.progress?.(qualifiedName(entry))
       const planned = plan.find((t) => qualifiedName(t) === qualifiedName(entry))
-      tables.push(await compareTable(tx, folder, entry, planned, opts.batch ?? DEFAULT_BATCH))
+      const verdict = await compareTable(tx, folder, entry, planned, opts.batch ?? DEFAULT_BATCH)
+      // Only a file that was read to its end (present, UTF-8) is worth a second pass.
+      if (planned && verdict.rows.file !== null) {
+        const misfits = await fitProblems(tx, planned, `${folder}/${entry.file}`, opts.batch)
+        verdict.problems.push(...misfits.map((p) => `would not import: ${p}`))
+        verdict.ok = verdict.problems.length === 0
+      }
+      tables.push(verdict)
     }
     return {
       folder,

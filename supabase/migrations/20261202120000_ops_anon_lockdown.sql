@@ -2,9 +2,9 @@
 -- `REVOKE ALL ON ALL TABLES / FUNCTIONS IN SCHEMA public FROM anon`, made reversible. `on`
 -- revokes every privilege granted to anon itself in schema public (tables, views, sequences,
 -- columns, routines, and default privileges for objects created later) except EXECUTE on
--- public.health_check(), and records the exact list it removed in public.ai_action_ledger;
--- `off` grants back exactly that list, nothing more. The health check reports whether a
--- lockdown is on. Runbook: docs/backup-and-lockdown.md.
+-- public.health_check(), and keeps the exact list it removed in ops.anon_lockdown_grants (an
+-- audit copy goes to public.ai_action_ledger); `off` grants back exactly that list, nothing
+-- more. The health check reports whether a lockdown is on. Runbook: docs/backup-and-lockdown.md.
 
 
 -- =============================================================================================
@@ -13,10 +13,12 @@
 
 -- anon's own grants in schema public as a sorted jsonb array of
 --   {"kind": "table"|"sequence"|"column"|"routine"|"default", "object", "column"?,
---    "for_role"?, "privilege", "grantable"}
+--    "for_role"?, "privilege", "grantable", "grantor"}
 -- ("table" covers views, materialized views and foreign tables; "default" is an
 -- ALTER DEFAULT PRIVILEGES entry, `object` then names the object class: tables, sequences,
--- functions or types). Only grants whose grantee is anon itself: what anon reaches through
+-- functions or types). `grantor` tells apart the same privilege given to anon by two roles: a
+-- REVOKE by the owner removes only the owner's, and `off` must restore that one and no other.
+-- Only grants whose grantee is anon itself: what anon reaches through
 -- PUBLIC is a grant to every role, which a lockdown of one role must not take from the others
 -- (ops.anon_still_reachable reports it). health_check() is left out on purpose: uptime
 -- monitors and the health function must keep answering during an incident, and its report was
@@ -33,7 +35,8 @@ as $$
              'kind', case when c.relkind = 'S' then 'sequence' else 'table' end,
              'object', pg_catalog.format('%I.%I', n.nspname, c.relname),
              'privilege', a.privilege_type,
-             'grantable', a.is_grantable) as grant_entry
+             'grantable', a.is_grantable,
+             'grantor', a.grantor::regrole::text) as grant_entry
     from pg_catalog.pg_class c
     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
     cross join lateral pg_catalog.aclexplode(c.relacl) a
@@ -45,7 +48,8 @@ as $$
              'object', pg_catalog.format('%I.%I', n.nspname, c.relname),
              'column', att.attname::text,
              'privilege', a.privilege_type,
-             'grantable', a.is_grantable)
+             'grantable', a.is_grantable,
+             'grantor', a.grantor::regrole::text)
     from pg_catalog.pg_attribute att
     join pg_catalog.pg_class c on c.oid = att.attrelid
     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -59,7 +63,8 @@ as $$
              'kind', 'routine',
              'object', p.oid::regprocedure::text,
              'privilege', a.privilege_type,
-             'grantable', a.is_grantable)
+             'grantable', a.is_grantable,
+             'grantor', a.grantor::regrole::text)
     from pg_catalog.pg_proc p
     cross join lateral pg_catalog.aclexplode(p.proacl) a
     where p.pronamespace = 'public'::regnamespace
@@ -72,7 +77,8 @@ as $$
                                             when 'f' then 'functions' when 'T' then 'types' end,
              'for_role', d.defaclrole::regrole::text,
              'privilege', a.privilege_type,
-             'grantable', a.is_grantable)
+             'grantable', a.is_grantable,
+             'grantor', a.grantor::regrole::text)
     from pg_catalog.pg_default_acl d
     cross join lateral pg_catalog.aclexplode(d.defaclacl) a
     where d.defaclnamespace = 'public'::regnamespace
@@ -128,7 +134,8 @@ revoke all on function ops.anon_still_reachable() from public;
 -- The GRANT (p_verb 'grant') or REVOKE (p_verb 'revoke') statement for one entry of
 -- ops.anon_public_grants(), or null when its object no longer exists (dropped during the
 -- lockdown). Names are resolved through the catalog and privileges checked against the list
--- Postgres knows, so a ledger entry can only ever become a well-formed statement about anon.
+-- Postgres knows, and an object outside schema public is refused (22023): a stored entry can
+-- only ever become a well-formed statement about anon and schema public, whatever it says.
 create function ops.anon_grant_statement(p_grant jsonb, p_verb text)
 returns text
 language plpgsql
@@ -160,6 +167,11 @@ begin
     if rel is null then
       return null;
     end if;
+    if not exists (select 1 from pg_catalog.pg_class c
+                   where c.oid = rel and c.relnamespace = 'public'::regnamespace) then
+      raise exception 'p_grant names an object outside schema public: %', rel
+        using errcode = '22023';
+    end if;
     if kind = 'column' then
       if not exists (select 1 from pg_catalog.pg_attribute att
                      where att.attrelid = rel and att.attname = (p_grant ->> 'column')::name
@@ -176,6 +188,11 @@ begin
     routine := pg_catalog.to_regprocedure(p_grant ->> 'object');
     if routine is null then
       return null;
+    end if;
+    if not exists (select 1 from pg_catalog.pg_proc p
+                   where p.oid = routine and p.pronamespace = 'public'::regnamespace) then
+      raise exception 'p_grant names an object outside schema public: %', routine
+        using errcode = '22023';
     end if;
     return pg_catalog.format('%s %s on routine %s %s anon%s', p_verb, privilege, routine,
                              direction, grant_option);
@@ -199,40 +216,51 @@ revoke all on function ops.anon_grant_statement(jsonb, text) from public;
 
 
 -- =============================================================================================
--- State: read from the ledger
+-- State: ops.anon_lockdown_grants
 -- =============================================================================================
 
--- The lockdown in force, from the ledger: the 'lockdown.on' rows (target 'anon') after the
--- last 'lockdown.off'. {"active", "since", "actor", "reason", "ledger_ids", "revoked"} where
--- `revoked` is every grant those rows removed. The ledger is the only record, on purpose: it is
--- append-only, so what `off` restores is exactly what `on` wrote down, and an operator reads
--- the same rows in the SQL editor.
+-- The lockdown in force: one row per `on` that opened or extended it, with the grants that run
+-- revoked; `off` restores them and deletes the rows. This table, not the ledger, is what `off`
+-- restores and what the status and the health check read, because the ledger can be written by
+-- the API: public.record_ai_action is executable by service_role, so whoever holds a leaked
+-- service key (the very incident a lockdown answers) could append a 'lockdown.on' row listing
+-- grants of their choosing for `off` to hand anon, or a 'lockdown.off' row that hides a
+-- lockdown in force. Only the owner (the operator running ops.lockdown_on / _off) reads or
+-- writes here: RLS is on with no policy, and no API role, service_role included, holds any
+-- privilege. Each row's ledger_id is its audit copy in public.ai_action_ledger.
+create table ops.anon_lockdown_grants (
+  ledger_id bigint primary key,
+  started_at timestamptz not null,
+  actor text not null,
+  reason text not null,
+  -- ops.anon_public_grants() entries, as that run removed them.
+  revoked jsonb not null check (pg_catalog.jsonb_typeof(revoked) = 'array')
+);
+alter table ops.anon_lockdown_grants enable row level security;
+revoke all on table ops.anon_lockdown_grants from public, anon, authenticated, service_role;
+comment on table ops.anon_lockdown_grants is
+  'The anon lockdown in force and the grants it revoked: what lockdown_off restores. '
+  'Owner-only on purpose; the ledger keeps an audit copy.';
+
+-- The lockdown in force, from ops.anon_lockdown_grants: {"active", "since", "actor", "reason",
+-- "ledger_ids", "revoked"} where `revoked` is every grant its `on` runs removed.
 create function ops.anon_lockdown()
 returns jsonb
 language sql
 stable
 set search_path = ''
 as $$
-  with last_off as (
-    select coalesce(pg_catalog.max(l.id), 0) as id
-    from public.ai_action_ledger l
-    where l.target = 'anon' and l.action = 'lockdown.off'
-  ), ons as (
-    select l.id, l."timestamp", l.actor, l.reason, l.after
-    from public.ai_action_ledger l, last_off o
-    where l.target = 'anon' and l.action = 'lockdown.on' and l.id > o.id
-  )
   select pg_catalog.jsonb_build_object(
     'active', pg_catalog.count(*) > 0,
-    'since', pg_catalog.min(ons."timestamp"),
-    'actor', (select f.actor from ons f order by f.id limit 1),
-    'reason', (select f.reason from ons f order by f.id limit 1),
-    'ledger_ids', coalesce(pg_catalog.jsonb_agg(ons.id order by ons.id), '[]'::jsonb),
-    'revoked', coalesce((select pg_catalog.jsonb_agg(distinct g.grant_entry)
-                         from ons r
-                         cross join lateral pg_catalog.jsonb_array_elements(r.after -> 'revoked')
-                           as g(grant_entry)), '[]'::jsonb))
-  from ons
+    'since', pg_catalog.min(g.started_at),
+    'actor', (select f.actor from ops.anon_lockdown_grants f order by f.ledger_id limit 1),
+    'reason', (select f.reason from ops.anon_lockdown_grants f order by f.ledger_id limit 1),
+    'ledger_ids', coalesce(pg_catalog.jsonb_agg(g.ledger_id order by g.ledger_id), '[]'::jsonb),
+    'revoked', coalesce((select pg_catalog.jsonb_agg(distinct e.grant_entry)
+                         from ops.anon_lockdown_grants r
+                         cross join lateral pg_catalog.jsonb_array_elements(r.revoked)
+                           as e(grant_entry)), '[]'::jsonb))
+  from ops.anon_lockdown_grants g
 $$;
 revoke all on function ops.anon_lockdown() from public;
 
@@ -263,15 +291,18 @@ end
 $$;
 revoke all on function ops.lockdown_begin(text) from public;
 
--- Revokes anon's grants in schema public (see ops.anon_public_grants) in one transaction and
--- appends a 'lockdown.on' ledger row whose after.revoked is the exact list removed. Idempotent:
--- while a lockdown is on, another `on` revokes only what anon has gained since (a later grant,
--- a migration's default privileges) and ledgers that; with nothing new it changes nothing and
--- writes no row. p_reason (or the session's app.reason) is required. Returns
+-- Revokes anon's grants in schema public (see ops.anon_public_grants) in one transaction,
+-- keeps the exact list removed in ops.anon_lockdown_grants and appends a 'lockdown.on' ledger
+-- row (after.revoked) as its audit copy. Idempotent: while a lockdown is on, another `on`
+-- revokes only what anon has gained since (a later grant, a migration's default privileges)
+-- and records that; with nothing new it changes nothing and writes no row. p_reason (or the
+-- session's app.reason) is required. Returns
 -- {"active": true, "already_on", "revoked", "still_granted", "still_reachable", "ledger_id"}:
--- still_granted are anon's own grants this role could not revoke (another grantor's, or
--- default privileges of a role it is not a member of), still_reachable everything anon can
--- still use, PUBLIC's grants included.
+-- still_granted are anon's own grants this role could not revoke (another grantor's, default
+-- privileges of a role it is not a member of, or a grant option anon passed on to another role,
+-- which only a REVOKE … CASCADE would take, and an emergency tool must not cascade into other
+-- roles' grants unasked), still_reachable everything anon can still use, PUBLIC's grants
+-- included. One grant that cannot be revoked never stops the others.
 -- Operator-only (no API role may call it), and SECURITY INVOKER: whoever runs it must own the
 -- objects, as whoever would type the runbook's REVOKE would.
 create function ops.lockdown_on(p_reason text default null)
@@ -288,7 +319,7 @@ declare
   removed jsonb;
   entry jsonb;
   statement text;
-  ledger_id bigint;
+  ledger_row bigint;
 begin
   was_on := (ops.anon_lockdown() ->> 'active')::boolean;
   before_grants := ops.anon_public_grants();
@@ -296,8 +327,9 @@ begin
     statement := ops.anon_grant_statement(entry, 'revoke');
     begin
       execute statement;
-    exception when insufficient_privilege then
-      -- Left in place and reported as still_granted; the rest of the lockdown goes ahead.
+    exception when insufficient_privilege or dependent_privilege_descriptors_still_exist then
+      -- 42501, or 2BP01 (a grant option anon passed on): left in place and reported as
+      -- still_granted; the rest of the lockdown goes ahead.
       null;
     end;
   end loop;
@@ -313,23 +345,28 @@ begin
       'still_reachable', ops.anon_still_reachable(), 'ledger_id', null);
   end if;
 
-  ledger_id := public.record_ai_action(
+  ledger_row := public.record_ai_action(
     p_action => 'lockdown.on',
     p_target => 'anon',
     p_before => pg_catalog.jsonb_build_object('grants', before_grants),
     p_after => pg_catalog.jsonb_build_object('grants', after_grants, 'revoked', removed),
     p_reason => why);
+  insert into ops.anon_lockdown_grants (ledger_id, started_at, actor, reason, revoked)
+  select l.id, l."timestamp", l.actor, why, removed
+  from public.ai_action_ledger l
+  where l.id = ledger_row;
   return pg_catalog.jsonb_build_object(
     'active', true, 'already_on', was_on, 'revoked', removed, 'still_granted', after_grants,
-    'still_reachable', ops.anon_still_reachable(), 'ledger_id', ledger_id);
+    'still_reachable', ops.anon_still_reachable(), 'ledger_id', ledger_row);
 end
 $$;
 revoke all on function ops.lockdown_on(text) from public;
 
--- Grants back every grant the lockdown in force revoked (ops.anon_lockdown().revoked), and
--- nothing else: a grant someone added during the lockdown stays as it is, and an object dropped
--- meanwhile is skipped and named. One 'lockdown.off' ledger row with after.restored and
--- after.skipped. Refused (55000) when no lockdown is on: there is nothing to restore, and an
+-- Grants back every grant the lockdown in force revoked (ops.anon_lockdown_grants, never the
+-- ledger: see that table), and nothing else: a grant someone added during the lockdown stays as
+-- it is, and an object dropped meanwhile is skipped and named. Then the lockdown's rows are
+-- deleted, and one 'lockdown.off' ledger row with after.restored and after.skipped is the
+-- audit copy. Refused (55000) when no lockdown is on: there is nothing to restore, and an
 -- operator who thinks otherwise should hear it. Returns {"active": false, "restored",
 -- "skipped", "ledger_id"}.
 create function ops.lockdown_off(p_reason text default null)
@@ -346,7 +383,7 @@ declare
   skipped jsonb := '[]'::jsonb;
   entry jsonb;
   statement text;
-  ledger_id bigint;
+  ledger_row bigint;
 begin
   lockdown := ops.anon_lockdown();
   if not (lockdown ->> 'active')::boolean then
@@ -367,7 +404,11 @@ begin
     end if;
   end loop;
 
-  ledger_id := public.record_ai_action(
+  delete from ops.anon_lockdown_grants g
+  where g.ledger_id in (select i.value::bigint
+                        from pg_catalog.jsonb_array_elements_text(lockdown -> 'ledger_ids') i);
+
+  ledger_row := public.record_ai_action(
     p_action => 'lockdown.off',
     p_target => 'anon',
     p_before => pg_catalog.jsonb_build_object('grants', before_grants),
@@ -376,7 +417,7 @@ begin
     p_reason => why,
     p_context => pg_catalog.jsonb_build_object('lockdown_ids', lockdown -> 'ledger_ids'));
   return pg_catalog.jsonb_build_object(
-    'active', false, 'restored', restored, 'skipped', skipped, 'ledger_id', ledger_id);
+    'active', false, 'restored', restored, 'skipped', skipped, 'ledger_id', ledger_row);
 end
 $$;
 revoke all on function ops.lockdown_off(text) from public;
@@ -410,8 +451,8 @@ comment on function ops.health_report() is
   'The app, database and RLS report behind public.health_check() (which adds the lockdown).';
 
 -- SECURITY DEFINER for the same reasons as the report it wraps (anon calls it; it reads the
--- migration ledger and the action ledger, which anon cannot), reviewed the same way: it adds
--- a boolean and a timestamp. Anon keeps EXECUTE through a lockdown (ops.anon_public_grants
+-- migration ledger and ops.anon_lockdown_grants, which anon cannot), reviewed the same way: it
+-- adds a boolean and a timestamp. Anon keeps EXECUTE through a lockdown (ops.anon_public_grants
 -- leaves it out), so monitors keep answering.
 create function public.health_check()
 returns jsonb

@@ -1,8 +1,10 @@
 -- ops.lockdown_on / ops.lockdown_off: the security-incident REVOKE made reversible. `on`
 -- removes every grant anon holds in public (table, column, sequence, routine, default
--- privileges) but health_check, ledgers the exact list, and `off` restores exactly that list.
+-- privileges) but health_check, keeps the exact list (with each grant's grantor) where only the
+-- owner can write, and `off` restores exactly that list; rows forged into the ledger, which
+-- service_role can write, fool neither.
 begin;
-select plan(27);
+select plan(43);
 
 -- ---------------------------------------------------------------------------------------------
 -- Fixture: one grant to anon of every kind a lockdown handles
@@ -23,6 +25,11 @@ grant usage on sequence public.lk_seq to anon;
 create function public.lk_fn() returns int language sql as 'select 1';
 revoke all on function public.lk_fn() from public;
 grant execute on function public.lk_fn() to anon with grant option;
+
+-- Created before the default privileges below, so anon holds nothing on it: what forged
+-- ledger rows ask `off` to grant.
+create table public.lk_secret (id int primary key);
+alter table public.lk_secret enable row level security;
 
 alter default privileges for role postgres in schema public grant select on tables to anon;
 
@@ -146,8 +153,10 @@ grant select on public.lk_columns to anon;
 grant update on public.lk_probe to anon;
 select is(
   (select r -> 'revoked' from ops.lockdown_on(p_reason => 'catch up') r),
-  '[{"kind": "table", "object": "public.lk_columns", "privilege": "SELECT", "grantable": false},
-    {"kind": "table", "object": "public.lk_probe", "privilege": "UPDATE", "grantable": false}]'::jsonb,
+  '[{"kind": "table", "object": "public.lk_columns", "privilege": "SELECT", "grantable": false,
+     "grantor": "postgres"},
+    {"kind": "table", "object": "public.lk_probe", "privilege": "UPDATE", "grantable": false,
+     "grantor": "postgres"}]'::jsonb,
   'on while on revokes only what anon gained since'
 );
 drop function public.lk_fn();
@@ -156,7 +165,8 @@ create temp table lockdown_off on commit drop as
   select ops.lockdown_off(p_reason => 'recovered') as result;
 select is(
   (select result -> 'skipped' from lockdown_off),
-  '[{"kind": "routine", "object": "public.lk_fn()", "privilege": "EXECUTE", "grantable": true}]'::jsonb,
+  '[{"kind": "routine", "object": "public.lk_fn()", "privilege": "EXECUTE", "grantable": true,
+     "grantor": "postgres"}]'::jsonb,
   'off skips a grant whose object was dropped and names it'
 );
 select ok(has_table_privilege('anon', 'public.lk_columns', 'SELECT')
@@ -188,6 +198,129 @@ select ok(
 );
 select ok(not has_function_privilege('anon', 'ops.health_report()', 'EXECUTE'),
           'anon reaches the health report only through health_check');
+select ok(
+  not has_table_privilege('service_role', 'ops.anon_lockdown_grants',
+                          'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
+    and not has_table_privilege('authenticated', 'ops.anon_lockdown_grants',
+                                'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')
+    and not has_table_privilege('anon', 'ops.anon_lockdown_grants',
+                                'SELECT, INSERT, UPDATE, DELETE, TRUNCATE'),
+  'no API role may read or write the list off restores'
+);
+select throws_ok(
+  $$ select ops.anon_grant_statement('{"kind": "table", "object": "ops.anon_lockdown_grants",
+                                       "privilege": "SELECT", "grantable": false}', 'grant') $$,
+  '22023', 'p_grant names an object outside schema public: ops.anon_lockdown_grants',
+  'the statement builder refuses a table outside schema public'
+);
+select throws_ok(
+  $$ select ops.anon_grant_statement('{"kind": "routine", "object": "ops.lockdown_off(text)",
+                                       "privilege": "EXECUTE", "grantable": false}', 'grant') $$,
+  '22023', 'p_grant names an object outside schema public: ops.lockdown_off(text)',
+  'the statement builder refuses a routine outside schema public'
+);
+
+-- ---------------------------------------------------------------------------------------------
+-- Forged ledger rows: service_role may call record_ai_action, so a leaked service key can write
+-- 'lockdown.on' / 'lockdown.off' rows. They neither start nor end a lockdown, nor choose what
+-- off grants.
+-- ---------------------------------------------------------------------------------------------
+-- What a leaked service key can write: a p_action row for target anon whose after.revoked
+-- names a grant anon never held. Runs as whoever calls it (SECURITY INVOKER, the default).
+create function pg_temp.forge(p_action text) returns bigint language sql as $$
+  select public.record_ai_action(
+    p_action => p_action, p_target => 'anon', p_reason => 'forged',
+    p_after => '{"revoked": [{"kind": "table", "object": "public.lk_secret",
+                 "privilege": "SELECT", "grantable": true, "grantor": "postgres"}]}')
+$$;
+
+select tests.authenticate_as_service_role();
+select lives_ok($$ select pg_temp.forge('lockdown.on') $$,
+                'service_role can write a lockdown.on row into the ledger');
+select tests.clear_authentication();
+select is((select (ops.lockdown_status() ->> 'active')::boolean), false,
+          'a forged lockdown.on row does not make a lockdown');
+select throws_ok($$ select ops.lockdown_off(p_reason => 'forged off') $$, '55000',
+                 'no lockdown is on', 'and off has nothing to restore from it');
+
+create temp table real_on on commit drop as
+  select ops.lockdown_on(p_reason => 'real incident') as result;
+select tests.authenticate_as_service_role();
+select lives_ok($$ select pg_temp.forge('lockdown.off'), pg_temp.forge('lockdown.on') $$,
+                'service_role can write a lockdown.off row, then another lockdown.on');
+select tests.clear_authentication();
+select is(
+  (select row((s ->> 'active')::boolean, s -> 'ledger_ids',
+              (s -> 'revoked') @> (r.result -> 'revoked')
+                and (r.result -> 'revoked') @> (s -> 'revoked'))::text
+     from ops.lockdown_status() s, real_on r),
+  (select row(true, jsonb_build_array(r.result -> 'ledger_id'), true)::text from real_on r),
+  'a forged lockdown.off row does not end the lockdown, nor a forged on row add to it'
+);
+select is(public.health_check() #> '{rls,anon_lockdown,active}', 'true'::jsonb,
+          'the health check still reports the real lockdown');
+create temp table real_off on commit drop as
+  select ops.lockdown_off(p_reason => 'real all clear') as result;
+select ok(not has_table_privilege('anon', 'public.lk_secret', 'SELECT'),
+          'off does not grant what a forged row lists');
+select is(
+  (select jsonb_array_length(o.result -> 'restored') from real_off o),
+  (select jsonb_array_length(r.result -> 'revoked') from real_on r),
+  'off restores what the real on revoked, and only that'
+);
+
+-- ---------------------------------------------------------------------------------------------
+-- Two grantors of one privilege; a grant option anon passed on
+-- ---------------------------------------------------------------------------------------------
+create role lk_test_granter nologin;
+grant usage on schema public to lk_test_granter;
+create table public.lk_two (id int primary key);
+create table public.lk_dep (id int primary key);
+alter table public.lk_two enable row level security;
+alter table public.lk_dep enable row level security;
+revoke all on public.lk_two, public.lk_dep from anon;
+grant select on public.lk_two to lk_test_granter with grant option;
+set local role lk_test_granter;
+grant select on public.lk_two to anon;
+reset role;
+grant select on public.lk_two to anon;
+grant select on public.lk_dep to anon with grant option;
+set local role anon;
+grant select on public.lk_dep to authenticated;
+reset role;
+
+create temp table grantor_on on commit drop as
+  select ops.lockdown_on(p_reason => 'grantors') as result;
+select ok(
+  (select result -> 'revoked' from grantor_on)
+    @> '[{"kind": "table", "object": "public.lk_two", "privilege": "SELECT",
+          "grantable": false, "grantor": "postgres"}]',
+  'on revokes and records the owner''s grant though another grantor gave anon the same'
+);
+select ok(
+  (select result -> 'still_granted' from grantor_on)
+    @> '[{"kind": "table", "object": "public.lk_two", "privilege": "SELECT",
+          "grantable": false, "grantor": "lk_test_granter"}]',
+  'the other grantor''s grant is reported as still granted'
+);
+select ok(
+  (select result -> 'still_granted' from grantor_on)
+    @> '[{"kind": "table", "object": "public.lk_dep", "privilege": "SELECT",
+          "grantable": true, "grantor": "postgres"}]'
+    and has_table_privilege('authenticated', 'public.lk_dep', 'SELECT'),
+  'a grant option anon passed on (dependent privileges) is left and reported as still granted'
+);
+select ok(not has_table_privilege('anon', 'public.lk_probe', 'SELECT'),
+          'and the rest of the lockdown went ahead');
+select ops.lockdown_off(p_reason => 'grantors restored');
+select is(
+  array(select a.grantor::regrole::text
+          from pg_class c cross join lateral aclexplode(c.relacl) a
+         where c.oid = 'public.lk_two'::regclass and a.grantee = 'anon'::regrole
+         order by 1),
+  array['lk_test_granter', 'postgres'],
+  'off restores the owner''s grant beside the other grantor''s'
+);
 
 select * from finish();
 rollback;
