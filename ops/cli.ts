@@ -1,33 +1,61 @@
 // `deno task ops <command>`: the runbooks as commands. Acts on the local dev stack by default,
-// or on the project named by SUPABASE_DB_URL / SUPABASE_URL / SUPABASE_ANON_KEY /
-// SUPABASE_SERVICE_ROLE_KEY. Every change needs --reason and is written to the action ledger.
+// or on the project named by --db-url / --url / --anon-key / --service-key or SUPABASE_DB_URL /
+// SUPABASE_URL / SUPABASE_ANON_KEY / SUPABASE_SERVICE_ROLE_KEY. Every change needs --reason
+// and is written to the action ledger.
 import { parseArgs } from 'node:util'
-import { connect, type Operator, resolveTarget, type Sql, UsageError } from './connection.ts'
+import {
+  connect,
+  type Operator,
+  resolveTarget,
+  type Sql,
+  type Target,
+  TARGET_OPTIONS,
+  UsageError,
+} from './connection.ts'
+import { type Check, formatChecks, stderrProgress } from './checks.ts'
+import { health } from './health.ts'
+import { releaseCheck } from './release_check.ts'
 import { listFlags, setCanary, setSafeMode } from './flags.ts'
 import {
   listDeadLetters,
+  listDispatches,
   parseQueue,
   purgeDeadLetters,
   queueHealth,
   redriveDeadLetters,
   requeueExpired,
   runMaintenance,
+  scaleQueue,
 } from './queue.ts'
 import { smoke } from './smoke.ts'
 import { localToken } from './token.ts'
 import { evaluatePolicy, formatEvaluation, parseClip } from './policy.ts'
 import { parseDeployment, recordDeployment } from './metrics.ts'
+import { BACKUP_OPTIONS, exportCommand, importCommand } from './backup/command.ts'
+import { lockdownCommand } from './lockdown.ts'
 
 const USAGE = `usage: deno task ops <command> [options]
 
-  health                                   GET /functions/v1/health (exit 1 unless 200)
-  smoke                                    health, the health_check RPC, a job through queue-worker
+  health [--email-domain D] [--no-signup]  the daily health check: health function, health_check
+                                           RPC (anon key), a throwaway sign-up (deleted after) and
+                                           an RPC with its session, queue and policy health,
+                                           firing alerts, cron failures, anon lockdown;
+                                           --no-signup: a confirmed admin-made user instead (no
+                                           mail; for pipelines against production)
+  smoke                                    the Day-0 smoke test, sections A-H, safe-mode toggle and
+                                           appendix; removes what it creates
+  release-check                            RLS coverage, activity-assets storage policies, perf
+                                           sanity, migrations in sync, smoke
   flags                                    list feature flags
   safe-mode on [--percentage N] --reason R safe mode for everyone, or for N % of users (canary)
   safe-mode off --reason R                 safe mode off for everyone
   canary <flag> <percentage> --reason R    roll a boolean flag out to a percentage of users
   queue health                             the queue health views
   queue requeue-expired --reason R         requeue processing rows whose lease expired
+  queue scale <topic> --max-parallel N --reason R
+                                           most worker calls of a topic at once (1-100; the
+                                           discovery queue is marketplace_discovery_queue)
+  queue dispatches [<topic>] [--limit N]   the newest dispatcher ticks (default 20)
   dlq list [--limit N]                     the newest dead letters (default 20)
   dlq redrive <events|discovery> [--ids 1,2] --reason R
   dlq purge <events|discovery> [--older-than '7 days'] --reason R
@@ -39,8 +67,29 @@ const USAGE = `usage: deno task ops <command> [options]
                                            off-policy estimates and policy health
   metrics record-deployment --environment staging|production --component C --version V
                             --git-sha SHA [--status started|succeeded|failed|rolled_back] --reason R
+  export [--out DIR] [--tables s.t,…]      every kernel/legacy table to DIR/export-<UTC time>/ as
+                                           JSONL + manifest.json (rows, sha256), one snapshot
+  export --resume FOLDER                   finish an interrupted export (done tables are kept)
+  import --dry-run FOLDER                  verify an export against the database (writes nothing)
+  lockdown on|off --reason R               revoke anon's grants in public (all but health_check),
+                                           ledgered; off restores exactly those
+  lockdown status                          whether a lockdown is on, and what anon can still use
 
-options: --reason R (required for changes), --actor A (default ops:$USER), --json (machine output)`
+options: --reason R (required for changes), --actor A (default ops:$USER), --json (machine output)
+target:  --db-url URL --url URL --anon-key K --service-key K, or SUPABASE_DB_URL, SUPABASE_URL,
+         SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY; the local stack when none is set. A remote
+         target must be complete (the database URL alone for SQL-only commands).`
+
+/** Commands that call the project's API with its keys; the others only need the database. */
+const API_COMMANDS = new Set(['health', 'smoke', 'release-check', 'token'])
+
+/** Prints a checking command's report and returns its exit code (1 when a check failed). */
+function report(title: string, checks: Check[], json: boolean, extra: object = {}): number {
+  const ok = checks.every((c) => c.ok)
+  if (json) print({ command: title, ok, ...extra, checks })
+  else console.log(formatChecks(title, checks))
+  return ok ? 0 : 1
+}
 
 function print(value: unknown) {
   console.log(JSON.stringify(value, null, 2))
@@ -54,7 +103,11 @@ function int(value: string | undefined, name: string): number {
   return n
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** `env` is where the SUPABASE_* target variables are read (the process's, unless a test says). */
+export async function main(
+  argv: string[],
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -65,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       limit: { type: 'string', default: '20' },
       ids: { type: 'string' },
       'older-than': { type: 'string', default: '7 days' },
+      'max-parallel': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       json: { type: 'boolean', default: false },
       user: { type: 'string' },
@@ -78,6 +132,10 @@ export async function main(argv: string[]): Promise<number> {
       version: { type: 'string' },
       'git-sha': { type: 'string' },
       status: { type: 'string' },
+      ...BACKUP_OPTIONS,
+      ...TARGET_OPTIONS,
+      'email-domain': { type: 'string' },
+      'no-signup': { type: 'boolean', default: false },
     },
   })
   const [command, sub, ...rest] = positionals
@@ -85,25 +143,37 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE)
     return command ? 0 : 2
   }
-  const target = await resolveTarget(Deno.env.toObject())
   const op: Operator = {
     actor: values.actor ?? `ops:${Deno.env.get('USER') ?? 'operator'}`,
     reason: values.reason ?? '',
   }
   let sql: Sql | null = null
+  let target!: Target
   const db = () => sql ??= connect(target.dbUrl)
   try {
+    target = await resolveTarget(
+      env,
+      values,
+      API_COMMANDS.has(command) ? 'all' : 'db',
+    )
+    const progress = values.json ? undefined : stderrProgress(command)
     switch (`${command}${sub && !['on', 'off'].includes(sub) ? ` ${sub}` : ''}`) {
       case 'health': {
-        const res = await fetch(`${target.apiUrl}/functions/v1/health`)
-        print(await res.json())
-        return res.status === 200 ? 0 : 1
+        const h = await health(db(), target, {
+          progress,
+          emailDomain: values['email-domain'],
+          signUp: !values['no-signup'],
+        })
+        return report('health', h.checks, values.json ?? false, { lockdown: h.lockdown })
       }
-      case 'smoke': {
-        const checks = await smoke(db(), target)
-        for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`)
-        return checks.every((c) => c.ok) ? 0 : 1
-      }
+      case 'smoke':
+        return report('smoke', await smoke(db(), target, progress), values.json ?? false)
+      case 'release-check':
+        return report(
+          'release-check',
+          await releaseCheck(db(), target, progress),
+          values.json ?? false,
+        )
       case 'flags':
         print(await listFlags(db()))
         return 0
@@ -124,6 +194,12 @@ export async function main(argv: string[]): Promise<number> {
       print(await queueHealth(db()))
     } else if (command === 'queue' && sub === 'requeue-expired') {
       print({ requeued: await requeueExpired(db(), op) })
+    } else if (command === 'queue' && sub === 'scale') {
+      if (!rest[0]) throw new UsageError('queue scale <topic> --max-parallel N --reason R')
+      const n = int(values['max-parallel'], '--max-parallel')
+      print(await scaleQueue(db(), op, rest[0], n))
+    } else if (command === 'queue' && sub === 'dispatches') {
+      print(await listDispatches(db(), rest[0] ?? null, int(values.limit, '--limit')))
     } else if (command === 'dlq' && sub === 'list') {
       print(await listDeadLetters(db(), int(values.limit, '--limit')))
     } else if (command === 'dlq' && sub === 'redrive') {
@@ -159,6 +235,12 @@ export async function main(argv: string[]): Promise<number> {
       const id = await recordDeployment(db(), op, d)
       if (values.json) print({ id, ...d })
       else console.log(`deployment ${id}: ${d.environment} ${d.component} ${d.version} ${d.status}`)
+    } else if (command === 'export') {
+      return await exportCommand(db(), values)
+    } else if (command === 'import') {
+      return await importCommand(db(), sub, values)
+    } else if (command === 'lockdown') {
+      return await lockdownCommand(db(), op, sub, values.json ?? false)
     } else {
       throw new UsageError(`unknown command: ${positionals.join(' ')}`)
     }

@@ -100,3 +100,32 @@ export async function runMaintenance(sql: Sql, op: Operator): Promise<Maintenanc
   })
   return { learningEventsDeleted: learning, intentSignalsDeleted: signals }
 }
+
+/**
+ * `queue scale`: sets a topic's max_parallel (ops.set_queue_parallelism, ledgered as the
+ * operator). The discovery queue's topic is `marketplace_discovery_queue`. Returns the value it
+ * replaced (the default when the topic had none).
+ */
+export async function scaleQueue(
+  sql: Sql,
+  op: Operator,
+  topic: string,
+  maxParallel: number,
+): Promise<{ topic: string; max_parallel: number; before: number }> {
+  return await asOperator(sql, op, async (tx) => {
+    const [{ before }] = await tx`
+      select ops.set_queue_parallelism(p_topic => ${topic}::text,
+                                       p_max_parallel => ${maxParallel}::int) as before`
+    return { topic, max_parallel: maxParallel, before: Number(before) }
+  })
+}
+
+/** `queue dispatches`: the newest dispatcher ticks (public.vw_queue_dispatches), one topic or all. */
+export async function listDispatches(sql: Sql, topic: string | null, limit: number) {
+  return [
+    ...await sql`
+      select * from public.vw_queue_dispatches
+       where ${topic}::text is null or topic = ${topic}::text
+       order by tick_at desc limit ${limit}`,
+  ]
+}

@@ -1,65 +1,43 @@
-// The smoke test of the runbook as one command: the public health endpoint, the RPC an uptime
-// monitor calls, and a job through the queue-worker (enqueue an `ops.noop`, drain it, see it
-// done). Each check reports pass/fail with what it saw; the command fails if any check fails.
+// `ops smoke`: the Day-0 runbook's 15-minute smoke test as one command, section by section
+// (A schema and RLS … H learning heartbeat, then the abort switch and the appendix), one check
+// per section, in the runbook's order. Whatever it creates it removes at the end, pass or fail
+// (the `cleanup` check says so); the abort switch and appendix run in rolled-back transactions.
 import type { Sql, Target } from './connection.ts'
+import { type Check, type Progress, QUIET, runCheck } from './checks.ts'
+import { learningViews, queueHealth, schemaAndRls, seedCounts } from './smoke/read_only.ts'
+import {
+  cleanup,
+  type Journey,
+  learningHeartbeat,
+  runWorker,
+  userJourney,
+  workerEffects,
+} from './smoke/journey.ts'
+import { appendix, safeModeToggle } from './smoke/rolled_back.ts'
 
-export interface Check {
-  name: string
-  ok: boolean
-  detail: string
-}
+/** The sections in order; each check is named after its section. */
+export const SMOKE_SECTIONS: [string, (j: Journey) => Promise<string>][] = [
+  ['A schema and RLS', (j) => schemaAndRls(j.sql)],
+  ['B queue health', (j) => queueHealth(j.sql)],
+  ['C learning system alive', (j) => learningViews(j.sql)],
+  ['D seed data', (j) => seedCounts(j.sql)],
+  ['E simulated user journey', userJourney],
+  ['F queue-worker over HTTP', runWorker],
+  ['G worker effects', workerEffects],
+  ['H learning heartbeat', learningHeartbeat],
+  ['safe-mode toggle', safeModeToggle],
+  ['appendix: requeue, DLQ, GC, ledger', appendix],
+]
 
-async function check(name: string, fn: () => Promise<string>): Promise<Check> {
+export async function smoke(sql: Sql, target: Target, progress: Progress = QUIET) {
+  const journey: Journey = { sql, target, user: null }
+  const checks: Check[] = []
   try {
-    return { name, ok: true, detail: await fn() }
-  } catch (err) {
-    return { name, ok: false, detail: (err as Error).message }
+    for (const [name, section] of SMOKE_SECTIONS) {
+      checks.push(await runCheck(name, () => section(journey), progress))
+    }
+  } finally {
+    checks.push(await runCheck('cleanup', () => cleanup(journey), progress))
   }
-}
-
-function expect(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new Error(message)
-}
-
-export async function smoke(sql: Sql, target: Target): Promise<Check[]> {
-  return [
-    await check('health function answers 200 with the database ok', async () => {
-      const res = await fetch(`${target.apiUrl}/functions/v1/health`)
-      const body = await res.json()
-      expect(res.status === 200, `status ${res.status}: ${JSON.stringify(body.database)}`)
-      expect(body.database?.status === 'ok', `database ${body.database?.status}`)
-      return `database ${body.database.version}, ${body.database.latency_ms} ms`
-    }),
-    await check('health_check RPC answers with the anon key', async () => {
-      const res = await fetch(`${target.apiUrl}/rest/v1/rpc/health_check`, {
-        method: 'POST',
-        headers: {
-          apikey: target.anonKey,
-          authorization: `Bearer ${target.anonKey}`,
-          'content-type': 'application/json',
-        },
-        body: '{}',
-      })
-      const body = await res.json()
-      expect(res.status === 200, `status ${res.status}: ${JSON.stringify(body)}`)
-      return `${body.rls?.tables_without_rls?.length ?? '?'} tables without RLS`
-    }),
-    await check('a job goes through the queue-worker', async () => {
-      const [{ id }] = await sql`
-        select public.enqueue_event(p_topic => 'ops.noop', p_payload => '{"smoke": true}') as id`
-      const res = await fetch(`${target.apiUrl}/functions/v1/queue-worker`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${target.serviceRoleKey}`,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify({ topic: 'ops.noop', limit: 100, ttl: 30 }),
-      })
-      const body = await res.json()
-      expect(res.status === 200, `status ${res.status}: ${JSON.stringify(body)}`)
-      const [row] = await sql`select status from public.events_queue where id = ${id}`
-      expect(row?.status === 'done', `job ${id} is ${row?.status ?? 'missing'}`)
-      return `job ${id} done; worker processed ${body.processed}`
-    }),
-  ]
+  return checks
 }

@@ -4,27 +4,13 @@
 // signed with a secret someone reused).
 import { SignJWT } from 'jose'
 import { LOCAL_JWT_SECRET } from '../local/keys.ts'
-import { type Target, UsageError } from './connection.ts'
+import { remoteHosts, type Target, UsageError } from './connection.ts'
 
 export const TOKEN_ROLES = ['authenticated', 'service_role'] as const
 export type TokenRole = typeof TOKEN_ROLES[number]
 
-const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1'])
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url).hostname
-  } catch {
-    return url
-  }
-}
-
-/** The hosts of the target that are not this machine (empty for the local stack). */
-export function remoteHosts(target: Pick<Target, 'dbUrl' | 'apiUrl'>): string[] {
-  return [target.dbUrl, target.apiUrl].map(hostOf).filter((h) => !LOCAL_HOSTS.has(h))
-}
 
 /** `30s`, `15m`, `1h`, `7d` → seconds. */
 export function parseTtl(ttl: string): number {
