@@ -54,15 +54,16 @@ export interface PgbenchResult {
 
 /**
  * Runs `script` with pgbench, `clients` connections on as many threads, for `seconds` or for
- * `transactionsPerClient` each (extended protocol, like postgres.js with prepare: false). A C
- * client leaves the figure to the database, where a Deno client on the same two cores would
- * mostly measure itself. `vars` become pgbench variables (`-D name=value`, read as `:name`).
+ * `transactionsPerClient` each (extended protocol, like postgres.js with prepare: false, unless
+ * `protocol` says `prepared`: each statement planned once per connection). A C client leaves
+ * the figure to the database, where a Deno client on the same two cores would mostly measure
+ * itself. `vars` become pgbench variables (`-D name=value`, read as `:name`).
  */
 export async function pgbench(
   ctx: BenchContext,
   script: string,
   opts:
-    & { clients: number; vars?: Record<string, string> }
+    & { clients: number; vars?: Record<string, string>; protocol?: 'extended' | 'prepared' }
     & ({ seconds: number } | { transactionsPerClient: number }),
 ): Promise<PgbenchResult> {
   const file = await Deno.makeTempFile({ suffix: '.sql' })
@@ -82,7 +83,7 @@ export async function pgbench(
         'postgres',
         '-n',
         '-M',
-        'extended',
+        opts.protocol ?? 'extended',
         '-c',
         String(opts.clients),
         '-j',
