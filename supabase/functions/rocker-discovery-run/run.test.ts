@@ -4,6 +4,7 @@
 // supabase/tests/discovery.
 import assert from 'node:assert/strict'
 import type { DiscoveryItem, LeasedQueue, LeaseRequest } from '../_shared/lease.ts'
+import { row } from '../_shared/drain_testing.ts'
 import {
   type AssessInterests,
   AssessmentError,
@@ -64,25 +65,11 @@ function memoryDiscovery(
   return { deps: { queue, assess }, calls }
 }
 
-const item = (id: number, interest: string): DiscoveryItem => {
-  const now = new Date()
-  return {
-    id: String(id),
-    interest_id: interest,
-    user_id: '00000000-0000-0000-0000-000000000001',
-    status: 'processing',
-    attempts: 1,
-    max_attempts: 5,
-    priority: 0,
-    run_at: now,
-    lease_token: null,
-    lease_expires_at: null,
-    leased_by: null,
-    last_error: null,
-    created_at: now,
-    updated_at: now,
-  }
-}
+const item = (id: number, interest: string): DiscoveryItem => ({
+  ...row(id),
+  interest_id: interest,
+  user_id: '00000000-0000-0000-0000-000000000001',
+})
 
 const ids = (...n: number[]) => n.map(String)
 
