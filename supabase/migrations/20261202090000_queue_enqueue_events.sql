@@ -24,6 +24,10 @@ immutable
 set search_path = ''
 as $$
 begin
+  if p_entries is not null and pg_catalog.array_ndims(p_entries) > 1 then
+    raise exception '% must be a one-dimensional array (one entry per payload)', p_name
+      using errcode = '22023';
+  end if;
   if p_entries is not null and (pg_catalog.cardinality(p_entries) <> p_items
       or (p_items > 0 and (pg_catalog.array_ndims(p_entries) <> 1
                            or pg_catalog.array_lower(p_entries, 1) <> 1))) then

@@ -18,6 +18,11 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 begin
+  -- A null would fence out every row, which a worker reads as a lost lease: name it instead.
+  if p_ids is null or p_token is null then
+    raise exception '% must not be null', case when p_ids is null then 'p_ids' else 'p_token' end
+      using errcode = '22023';
+  end if;
   if p_seconds is null or p_seconds not between 1 and 3600 then
     raise exception 'p_seconds must be between 1 and 3600' using errcode = '22023';
   end if;
@@ -43,6 +48,11 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 begin
+  -- A null would fence out every row, which a worker reads as a lost lease: name it instead.
+  if p_ids is null or p_token is null then
+    raise exception '% must not be null', case when p_ids is null then 'p_ids' else 'p_token' end
+      using errcode = '22023';
+  end if;
   if p_seconds is null or p_seconds not between 1 and 3600 then
     raise exception 'p_seconds must be between 1 and 3600' using errcode = '22023';
   end if;

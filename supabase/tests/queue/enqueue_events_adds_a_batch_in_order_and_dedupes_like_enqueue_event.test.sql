@@ -80,8 +80,8 @@ select throws_ok($$ select public.enqueue_events('t.bad', '[{}]',
                  'more run_at than payloads are refused');
 select throws_ok($$ select public.enqueue_events('t.bad', '[{}, {}]',
                                                  p_dedupe_keys => array[['a'], ['b']]) $$,
-                 '22023', 'p_dedupe_keys must have one entry per payload (2 payloads, 2 keys)',
-                 'a two-dimensional array is refused even with the right count');
+                 '22023', 'p_dedupe_keys must be a one-dimensional array (one entry per payload)',
+                 'a two-dimensional array is refused, saying so, even with the right count');
 select throws_ok($$ select public.enqueue_events('t.bad', '[{}, {}]',
                                                  p_dedupe_keys => array['ok', '']) $$,
                  '22023', 'p_dedupe_keys[2] must be 1 to 512 characters',

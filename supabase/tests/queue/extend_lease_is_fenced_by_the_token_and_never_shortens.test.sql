@@ -2,7 +2,7 @@
 -- expiry of rows still processing under the caller's token, never shortens it, and answers with
 -- the rows it extended, so a worker whose lease was lost can tell. p_seconds is bounded.
 begin;
-select plan(19);
+select plan(20);
 
 insert into public.events_queue (topic, payload)
 select 't.extend', jsonb_build_object('n', g) from generate_series(1, 3) g;
@@ -28,13 +28,14 @@ select ok((select bool_and(q.lease_expires_at = now() + interval '600 seconds')
              from public.events_queue q where q.topic = 't.extend'),
           'but never shortens the lease');
 
--- The fence: a made-up or null token extends nothing.
+-- The fence: a made-up token extends nothing; a null one is refused.
 select is((select count(*)::int from public.extend_events_lease(
              (select array_agg(id) from first_lease), gen_random_uuid(), 60)), 0,
           'a made-up token extends nothing');
-select is((select count(*)::int from public.extend_events_lease(
-             (select array_agg(id) from first_lease), null, 60)), 0,
-          'a null token extends nothing');
+select throws_ok($$ select * from public.extend_events_lease(
+                    (select array_agg(id) from first_lease), null, 60) $$,
+                 '22023', 'p_token must not be null',
+                 'a null token is refused (not answered as a lost lease)');
 
 -- Worker 1's lease expires and worker 2 claims two of the rows; the third stays expired but
 -- unclaimed, which (as a late ack) worker 1 may still extend.
@@ -65,6 +66,8 @@ select throws_ok($$ select * from public.extend_events_lease(array[1]::bigint[],
                  '22023', 'p_seconds must be between 1 and 3600', 'p_seconds 0 is refused');
 select throws_ok($$ select * from public.extend_events_lease(array[1]::bigint[], gen_random_uuid(), 3601) $$,
                  '22023', 'p_seconds must be between 1 and 3600', 'p_seconds 3601 is refused');
+select throws_ok($$ select * from public.extend_events_lease(null, gen_random_uuid(), 60) $$,
+                 '22023', 'p_ids must not be null', 'null ids are refused');
 
 -- The discovery twin (the twins test checks the two copies agree; this runs it once).
 reset role;
