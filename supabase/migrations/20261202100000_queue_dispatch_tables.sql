@@ -18,7 +18,8 @@
 --   default_max_parallel  a topic's max_parallel unless ops.set_queue_parallelism set one.
 --   call_budget_ms        how long one call drains (QUEUE_WORKER_BUDGET_MS, drain.ts's 50 s
 --                         default): a call can do at most rate × budget jobs in a tick.
---   retention             how long ticks and calls are kept (each tick prunes its topic's).
+--   retention             how long ticks and calls are kept (each tick prunes the oldest,
+--                         whatever their topic, so an unscheduled topic's go too).
 create table ops.queue_dispatch_settings (
   singleton boolean primary key default true check (singleton),
   max_calls_per_tick int not null default 16 check (max_calls_per_tick between 1 and 1000),
@@ -111,8 +112,10 @@ comment on table ops.queue_dispatch_ticks is
   'One row per worker dispatcher tick: calls wanted and issued, runnable backlog. '
   'public.vw_queue_dispatches.';
 
--- The view and each tick's pruning read one topic's ticks in time order.
+-- The view reads one topic's ticks in time order.
 create index queue_dispatch_ticks_topic_idx on ops.queue_dispatch_ticks (topic, tick_at, id);
+-- Each tick prunes the oldest ticks of every topic, in a bounded batch from the start of this.
+create index queue_dispatch_ticks_age_idx on ops.queue_dispatch_ticks (tick_at, id);
 
 alter table ops.queue_dispatch_ticks enable row level security;
 create policy queue_dispatch_ticks_service_read on ops.queue_dispatch_ticks
@@ -122,8 +125,10 @@ grant select on ops.queue_dispatch_ticks to service_role;
 
 -- One row per call a tick posted. `id` travels in the call's body as `call_id`; the worker
 -- writes its own result here (ops.record_dispatch_call) before it answers, so the per-call
--- rate the next ticks use comes from what calls really did. `expires_at` is when pg_net gives
--- up on the call: until then an unanswered call counts as running (the ceiling's arithmetic).
+-- rate the next ticks use comes from what calls really did. `expires_at` is the tick's time
+-- plus the call's timeout: until then an unanswered call counts as running (the ceiling's
+-- arithmetic). pg_net's own timeout starts only when it sends the request, so when pg_net is
+-- backed up a call can still be running after `expires_at`, and the ceiling be overshot by it.
 create table ops.queue_dispatch_calls (
   id uuid primary key,
   tick_id bigint not null references ops.queue_dispatch_ticks (id) on delete cascade,
@@ -132,6 +137,8 @@ create table ops.queue_dispatch_calls (
   issued_at timestamptz not null default pg_catalog.now(),
   expires_at timestamptz not null,
   answered_at timestamptz,
+  -- Set by the call's own result only: null on a call that is over without one (answered_at
+  -- then stamped by a later tick from pg_net's answer).
   processed int check (processed >= 0),
   errors int check (errors >= 0),
   duration_ms int check (duration_ms >= 0)
@@ -194,11 +201,16 @@ $$;
 revoke all on function ops.set_queue_parallelism(text, integer) from public;
 grant execute on function ops.set_queue_parallelism(text, integer) to service_role;
 
--- A dispatched call's own result: the worker calls this with the `call_id` of its body before
--- answering. First write wins (a retried answer changes nothing); true when it recorded. Owner
--- only: the workers connect as the database owner (SUPABASE_DB_URL).
+-- A dispatched call's own result: the worker calls this with the `call_id` of its body and the
+-- topic it drained (the body's topic, or 'marketplace_discovery_queue') before answering. The
+-- call must be one posted for that topic: any service_role caller can put a `call_id` in a
+-- body, and must not be able to write its result over another topic's call. First write wins
+-- (a retried answer changes nothing); a call the dispatcher already stamped as answered
+-- without a result (it outlived pg_net's timeout) still records it. True when it recorded. Owner only: the workers connect as
+-- the database owner (SUPABASE_DB_URL).
 create function ops.record_dispatch_call(
   p_call_id uuid,
+  p_topic text,
   p_processed integer,
   p_errors integer,
   p_duration_ms integer
@@ -215,6 +227,9 @@ begin
   if p_call_id is null then
     raise exception 'p_call_id is required' using errcode = '22023';
   end if;
+  if p_topic is null then
+    raise exception 'p_topic is required' using errcode = '22023';
+  end if;
   if p_processed is null or p_processed < 0 or p_errors is null or p_errors < 0
      or p_errors > p_processed or p_duration_ms is null or p_duration_ms < 0 then
     raise exception 'p_processed, p_errors and p_duration_ms must be counts (p_errors <= p_processed)'
@@ -224,25 +239,47 @@ begin
   update ops.queue_dispatch_calls c
      set answered_at = pg_catalog.now(), processed = p_processed, errors = p_errors,
          duration_ms = p_duration_ms
-   where c.id = p_call_id and c.answered_at is null;
+   where c.id = p_call_id and c.topic = p_topic and c.processed is null;
   get diagnostics changed = row_count;
   return changed > 0;
 end
 $$;
-revoke all on function ops.record_dispatch_call(uuid, integer, integer, integer) from public;
+revoke all on function ops.record_dispatch_call(uuid, text, integer, integer, integer) from public;
 
 
 -- =============================================================================================
 -- public.vw_queue_dispatches
 -- =============================================================================================
 
+-- Whether pg_net has an answer for request p_request_id: the view's test for a call that is
+-- over without recording a result, until a tick stamps it (ops.dispatch_worker). SECURITY
+-- DEFINER because service_role cannot read net.*; reviewed: it answers a boolean, never the
+-- answer itself.
+create function ops.dispatch_request_answered(p_request_id bigint)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (select 1 from net._http_response r where r.id = p_request_id)
+$$;
+revoke all on function ops.dispatch_request_answered(bigint) from public;
+grant execute on function ops.dispatch_request_answered(bigint) to service_role;
+
 -- Recent dispatcher ticks per topic (as long as ops.queue_dispatch_settings.retention keeps
 -- them), newest last per topic:
 --   parallelism, calls_issued, backlog_before   as the tick recorded them
---   calls_answered                              calls that recorded their result (a call that
---                                               failed or is still running has none yet;
---                                               vw_cron_health counts the failed ones)
---   processed, errors                           summed over those results (jobs)
+--   calls_answered                              calls that are over, as the dispatcher counts
+--                                               them: they recorded a result, or pg_net has
+--                                               their answer (any status, a timeout included;
+--                                               a later tick stamps them so they stay counted
+--                                               after pg_net drops its answers)
+--   processed                                   jobs, summed over the recorded results
+--   errors                                      jobs that failed, summed over the recorded
+--                                               results, plus one per call that is over
+--                                               without a result (refused, failed, timed out,
+--                                               or its result write failed)
 --   backlog_after                               the runnable backlog at the topic's next tick
 --                                               (null until there is one): what this tick's
 --                                               calls left, plus what arrived meanwhile
@@ -259,10 +296,16 @@ select t.topic, t.tick_at, t.parallelism, t.calls_issued,
          as backlog_after
 from ops.queue_dispatch_ticks t
 left join lateral (
-  select pg_catalog.count(d.answered_at)::int as answered,
+  select pg_catalog.count(*) filter (where a.over)::int as answered,
          pg_catalog.sum(d.processed)::bigint as processed,
-         pg_catalog.sum(d.errors)::bigint as errors
+         (coalesce(pg_catalog.sum(d.errors), 0)
+          + pg_catalog.count(*) filter (where a.over and d.processed is null))::bigint as errors
   from ops.queue_dispatch_calls d
+  -- Only a call not yet stamped over needs pg_net's answer looked up.
+  cross join lateral (
+    select d.answered_at is not null
+           or ops.dispatch_request_answered(p_request_id => d.request_id) as over
+  ) a
   where d.tick_id = t.id
 ) c on true;
 

@@ -16,7 +16,8 @@
 -- /functions/v1/rocker-discovery-run) with body p_body and pg_net timeout
 -- p_timeout_milliseconds: the dispatch topic (the events topic the body names, or
 -- 'marketplace_discovery_queue') and the call's job limit (the body's `limit`, else the
--- workers' default 100). Raises 22023 for anything a job or worker would refuse; the scheduler
+-- workers' default 100). A queue-worker topic may not be named 'marketplace_discovery_queue':
+-- its calls would be counted, sized and recorded as the discovery queue's. Raises 22023 for anything a job or worker would refuse; the scheduler
 -- and every tick check with it, so a schedule fails when it is made rather than once a minute.
 create function ops.dispatch_target(
   p_job_name text,
@@ -57,6 +58,10 @@ begin
     if topic is null or pg_catalog.length(topic) not between 1 and 200 then
       raise exception 'p_body must name a topic of 1 to 200 characters' using errcode = '22023';
     end if;
+    if topic = 'marketplace_discovery_queue' then
+      raise exception 'p_body topic marketplace_discovery_queue is reserved for rocker-discovery-run'
+        using errcode = '22023';
+    end if;
   elsif function_name = 'rocker-discovery-run' then
     topic := 'marketplace_discovery_queue';
   else
@@ -78,11 +83,24 @@ revoke all on function ops.dispatch_target(text, text, jsonb, integer) from publ
 -- millions costs a bounded index scan. p_topic 'marketplace_discovery_queue' is the discovery
 -- queue; anything else is an events topic. The two branches are the per-queue twins of one
 -- count, each with its own plan.
+-- Queued rows are counted as due by greatest(run_at, created_at) <= now(), not run_at <= now():
+-- the *_queued_since_idx indexes hold that expression, so the scan stops at now() and rows due
+-- later (a million delayed jobs) are never read, where the claim index, ordered by priority
+-- first, would walk every queued row of the topic to test run_at. The two predicates agree for
+-- every row inserted before the tick (created_at <= now()). Expired leases come from the
+-- *_lease_expiry_idx indexes, bounded the same way by lease_expires_at.
+-- Sequential and bitmap scans are off for these two counts: the planner has no statistics for
+-- greatest(run_at, created_at) (a partial index's expression statistics are not used for
+-- estimates), guesses a third of the queued rows are due, and would then pick a sequential
+-- scan, which reads every delayed row, or a bitmap scan, which reads every due entry past the
+-- cap. Each count has an index that bounds it, so an index scan is always the right plan.
 create function ops.queue_runnable_backlog(p_topic text, p_cap integer)
 returns bigint
 language plpgsql
 stable
 set search_path = ''
+set enable_seqscan = off
+set enable_bitmapscan = off
 as $$
 declare
   queued bigint;
@@ -91,14 +109,16 @@ begin
   if p_topic = 'marketplace_discovery_queue' then
     select pg_catalog.count(*) into queued
     from (select 1 from public.marketplace_discovery_queue q
-          where q.status = 'queued' and q.run_at <= pg_catalog.now() limit p_cap) s;
+          where q.status = 'queued' and greatest(q.run_at, q.created_at) <= pg_catalog.now()
+          limit p_cap) s;
     select pg_catalog.count(*) into expired
     from (select 1 from public.marketplace_discovery_queue q
           where q.status = 'processing' and q.lease_expires_at < pg_catalog.now() limit p_cap) s;
   else
     select pg_catalog.count(*) into queued
     from (select 1 from public.events_queue q
-          where q.topic = p_topic and q.status = 'queued' and q.run_at <= pg_catalog.now()
+          where q.topic = p_topic and q.status = 'queued'
+            and greatest(q.run_at, q.created_at) <= pg_catalog.now()
           limit p_cap) s;
     select pg_catalog.count(*) into expired
     from (select 1 from public.events_queue q
@@ -127,14 +147,19 @@ revoke all on function ops.queue_runnable_backlog(text, integer) from public;
 --   wanted    = 0 with no runnable rows, else least(max_parallel, ceil(backlog / per_call))
 --   issued    = least(wanted, max_parallel - the topic's running calls,
 --                     max_calls_per_tick - all running calls)
--- A running call is one posted less than its timeout ago that has neither recorded a result
--- nor had an answer in net._http_response. Dispatchers are serialised by a transaction-scoped
+-- A running call is one posted less than its timeout ago (counted from the tick: pg_net's own
+-- clock starts when it sends, so a backed-up pg_net can keep a call running past this and the
+-- ceiling be overshot) that has neither recorded a result nor had an answer in
+-- net._http_response. The rate and the backlog are measured first, unserialised (they only
+-- size the tick); from the running count to the commit, dispatchers hold a transaction-scoped
 -- advisory lock, so ticks of many topics due in the same minute never overshoot the ceiling
--- together. Every call is noted in ops.cron_requests under the job's name (vw_cron_health
--- counts its failures) and in ops.queue_dispatch_calls; the tick in ops.queue_dispatch_ticks,
--- after which the topic's ticks past the retention are pruned, 100 at most. Owner only: it
--- reads Vault (pg_cron runs it as postgres; an operator forces a tick by running the job's
--- command).
+-- together (each statement of a READ COMMITTED transaction sees the calls the tick before it
+-- committed). Every call is noted in ops.cron_requests under the job's name (vw_cron_health
+-- counts its failures) and in ops.queue_dispatch_calls; the tick in ops.queue_dispatch_ticks.
+-- Then calls pg_net answered without a result are stamped over (the view keeps counting them
+-- after pg_net drops its answers), and the oldest ticks past the retention, of any topic, are
+-- pruned, 100 at most. Owner only: it reads Vault (pg_cron runs it as postgres; an operator
+-- forces a tick by running the job's command).
 create function ops.dispatch_worker(
   p_job_name text,
   p_path text,
@@ -158,8 +183,12 @@ declare
   -- The per-call rate follows the latest calls without one odd call swinging it.
   rate_sample constant int := 20;
   rate_window constant interval := interval '1 hour';
-  -- At one tick a minute a topic adds one tick row a minute, so 100 keeps pace with ease.
+  -- Each topic adds one tick row a minute and each of its ticks prunes up to 100 of any topic,
+  -- so pruning keeps pace with ease, unscheduled topics' rows included.
   prune_batch constant int := 100;
+  -- pg_net keeps answers this long by default (pg_net.ttl): calls older than this that it
+  -- answered have been stamped by an earlier tick, or their answer is gone.
+  answer_ttl constant interval := interval '6 hours';
   settings ops.queue_dispatch_settings;
   queue_topic text;
   job_limit int;
@@ -183,7 +212,6 @@ begin
   from ops.dispatch_target(p_job_name => p_job_name, p_path => p_path, p_body => p_body,
                            p_timeout_milliseconds => p_timeout_milliseconds) t;
 
-  perform pg_catalog.pg_advisory_xact_lock(lock_key);
   select * into settings from ops.queue_dispatch_settings s;
   topic_max := coalesce(
     (select p.max_parallel from ops.queue_parallelism p where p.topic = queue_topic),
@@ -211,6 +239,8 @@ begin
                  else least(topic_max::numeric,
                             pg_catalog.ceil(backlog::numeric / per_call::numeric))::int end;
 
+  -- SERIALISE: from here to the commit (the ceiling's arithmetic and the calls it allows).
+  perform pg_catalog.pg_advisory_xact_lock(lock_key);
   select (pg_catalog.count(*) filter (where c.topic = queue_topic))::int,
          pg_catalog.count(*)::int
     into running_topic, running_all
@@ -218,7 +248,8 @@ begin
   where c.answered_at is null and c.expires_at > pg_catalog.now()
     and not exists (select 1 from net._http_response r where r.id = c.request_id);
   issuing := greatest(0, least(wanted, topic_max - running_topic,
-                               settings.max_calls_per_tick - running_all));
+                               (select s.max_calls_per_tick from ops.queue_dispatch_settings s)
+                                 - running_all));
 
   insert into ops.queue_dispatch_ticks (topic, jobname, parallelism, calls_issued, backlog_before)
   values (queue_topic, p_job_name, wanted, issuing, backlog)
@@ -252,10 +283,19 @@ begin
     return next;
   end loop;
 
-  -- PRUNE: this topic's ticks past the retention (their calls go with them).
+  -- SETTLE: calls pg_net answered that recorded no result (refused, failed, timed out, result
+  -- write lost) are over; stamped, they stay answered (and errors) in vw_queue_dispatches.
+  update ops.queue_dispatch_calls c
+     set answered_at = r.created
+    from net._http_response r
+   where r.id = c.request_id and c.answered_at is null
+     and c.expires_at > pg_catalog.now() - answer_ttl;
+
+  -- PRUNE: the oldest ticks past the retention, whatever their topic (their calls go with
+  -- them), so the records of a topic no longer scheduled go too.
   delete from ops.queue_dispatch_ticks t
   where t.id in (select o.id from ops.queue_dispatch_ticks o
-                 where o.topic = queue_topic and o.tick_at < pg_catalog.now() - settings.retention
+                 where o.tick_at < pg_catalog.now() - settings.retention
                  order by o.tick_at, o.id
                  limit prune_batch);
   return;
@@ -331,6 +371,12 @@ begin
   -- GUARD: the worker's own body limits, so a bad schedule fails here and not once a minute.
   if p_topic is null or pg_catalog.length(p_topic) not between 1 and 200 then
     raise exception 'p_topic must be 1 to 200 characters' using errcode = '22023';
+  end if;
+  -- The dispatcher's name for the discovery queue: an events topic so named would be counted
+  -- and sized as that queue.
+  if p_topic = 'marketplace_discovery_queue' then
+    raise exception 'p_topic marketplace_discovery_queue is reserved for rocker-discovery-run'
+      using errcode = '22023';
   end if;
   if p_batch_limit is null or p_batch_limit not between 1 and 1000 then
     raise exception 'p_batch_limit must be between 1 and 1000' using errcode = '22023';

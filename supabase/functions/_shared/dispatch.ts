@@ -4,6 +4,9 @@
 import { z } from 'zod'
 import type { Sql } from './db.ts'
 
+/** The dispatch topic of rocker-discovery-run's calls (queue-worker's are their events topic). */
+export const DISCOVERY_DISPATCH_TOPIC = 'marketplace_discovery_queue'
+
 /** The body field the dispatcher adds to each call it posts; absent on calls made by hand. */
 export const callIdField = z.uuid({ error: 'must be a UUID' }).optional()
 
@@ -15,7 +18,9 @@ export interface CallResult {
 }
 
 /**
- * Writes a dispatched call's result (ops.record_dispatch_call; the first write wins). Never
+ * Writes a dispatched call's result (ops.record_dispatch_call; the first write wins) under the
+ * topic the call drained (the body's topic, or 'marketplace_discovery_queue'): a call_id posted
+ * for another topic records nothing, so no caller can write over another topic's rate. Never
  * throws: the call's jobs are done whether or not this lands, so a failure is only logged and
  * the call still answers with its result (the dispatcher then counts it as answered through
  * pg_net and measures the rate from the other calls).
@@ -23,6 +28,7 @@ export interface CallResult {
 export async function recordCallResult(
   sql: Sql,
   callId: string,
+  topic: string,
   result: CallResult,
   warn: (line: string) => void = (line) => console.warn(line),
 ): Promise<void> {
@@ -30,6 +36,7 @@ export async function recordCallResult(
     await sql`
       select ops.record_dispatch_call(
         p_call_id => ${callId}::uuid,
+        p_topic => ${topic}::text,
         p_processed => ${result.processed}::int,
         p_errors => ${result.errors}::int,
         p_duration_ms => ${result.duration_ms}::int)`

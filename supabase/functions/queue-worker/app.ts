@@ -91,7 +91,7 @@ export function createQueueWorkerApp(deps: QueueWorkerDeps) {
       // and stops the run, so its database session is not left waiting for no one.
       signal: c.req.raw.signal,
     })
-    if (body.call_id) await recordCallResult(sql, body.call_id, result)
+    if (body.call_id) await recordCallResult(sql, body.call_id, body.topic, result)
     c.var.metrics.workerRun({ topic: body.topic, ...result })
     return c.json(result)
   })

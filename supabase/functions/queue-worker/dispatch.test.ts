@@ -3,7 +3,7 @@
 // side by side and record their own results. Leases keep overlapping calls exact: every job is
 // done once, none is lost, every call gets its share, and one failing call stops no other.
 import assert from 'node:assert/strict'
-import { adminSql, eventually } from '../../../local/testing.ts'
+import { adminSql, eventually, testStackEnv } from '../../../local/testing.ts'
 import { NOOP_TOPIC } from './registry.ts'
 
 type Sql = ReturnType<typeof adminSql>
@@ -157,10 +157,12 @@ Deno.test('a failing call stops none of the others, and vw_cron_health counts it
     })
     const first = await answers(sql, ids)
     assert.deepEqual(first.map((a) => a.status_code), [401, 200, 200, 200])
+    // The refused call is over (pg_net has its answer) but recorded no result: answered, and
+    // one error beside the jobs' own.
     const [view] = await sql`
-      select calls_issued, calls_answered, processed::int
+      select calls_issued, calls_answered, processed::int, errors::int
         from public.vw_queue_dispatches where topic = ${NOOP_TOPIC}`
-    assert.deepEqual(Object.values(view), [4, 3, 3 * LIMIT])
+    assert.deepEqual(Object.values(view), [4, 4, 3 * LIMIT, 1])
     const [health] = await sql`
       select failures_1h::int from public.vw_cron_health where jobname = ${JOB}`
     assert.equal(health.failures_1h, 1, 'the refused call is a failure of the job')
@@ -169,6 +171,42 @@ Deno.test('a failing call stops none of the others, and vw_cron_health counts it
     assert.ok(await drain(sql) >= 1)
     await assertAllDoneOnce(sql, 1000)
   } finally {
+    await cleanUp(sql)
+    await sql.end()
+  }
+})
+
+Deno.test("a call cannot record its result under another topic's call_id", async () => {
+  const sql = adminSql()
+  const env = testStackEnv()
+  const callId = crypto.randomUUID()
+  try {
+    await arrange(sql, 10)
+    // A running call of the discovery queue, as a dispatcher tick leaves it.
+    await sql`
+      with tick as (
+        insert into ops.queue_dispatch_ticks (topic, jobname, parallelism, calls_issued,
+                                              backlog_before)
+        values ('marketplace_discovery_queue', 'test:forged', 1, 1, 1) returning id)
+      insert into ops.queue_dispatch_calls (id, tick_id, topic, request_id, expires_at)
+      select ${callId}::uuid, id, 'marketplace_discovery_queue', -1, now() + interval '1 minute'
+        from tick`
+    // A service_role caller drains its own topic but names that call.
+    const res = await fetch(`${env.apiUrl}/functions/v1/queue-worker`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: `Bearer ${env.serviceRoleKey}`,
+      },
+      body: JSON.stringify({ topic: NOOP_TOPIC, limit: LIMIT, call_id: callId }),
+    })
+    assert.equal(res.status, 200)
+    assert.equal((await res.json()).processed, 10)
+    const [call] = await sql`
+      select answered_at, processed from ops.queue_dispatch_calls where id = ${callId}::uuid`
+    assert.deepEqual([call.answered_at, call.processed], [null, null], 'the call is untouched')
+  } finally {
+    await sql`delete from ops.queue_dispatch_ticks where jobname = 'test:forged'`
     await cleanUp(sql)
     await sql.end()
   }

@@ -4,7 +4,7 @@
 // categories for gaps, acks or fails the items, and reports what it did.
 import { z } from 'zod'
 import { requireServiceRole, type ServiceVars } from '../_shared/auth.ts'
-import { callIdField, recordCallResult } from '../_shared/dispatch.ts'
+import { callIdField, DISCOVERY_DISPATCH_TOPIC, recordCallResult } from '../_shared/dispatch.ts'
 import type { Env } from '../_shared/env.ts'
 import { parseJsonBody } from '../_shared/http.ts'
 import { type DiscoveryItem, discoveryQueue, type LeasedQueue } from '../_shared/lease.ts'
@@ -55,7 +55,7 @@ export function createDiscoveryRunApp(deps: DiscoveryRunDeps) {
       // A caller that gives up cancels the lease query and stops the run (see drainQueue).
       signal: c.req.raw.signal,
     })
-    if (body.call_id) await recordCallResult(sql, body.call_id, result)
+    if (body.call_id) await recordCallResult(sql, body.call_id, DISCOVERY_DISPATCH_TOPIC, result)
     c.var.metrics.workerRun({ topic: 'discovery', ...result })
     return c.json(result)
   })

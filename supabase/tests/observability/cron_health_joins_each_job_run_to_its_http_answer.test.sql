@@ -9,8 +9,9 @@ select is_empty(
   $$ select jobname from cron.job
       where command like '%/functions/v1/%'
         and command not like format('select ops.note_cron_request(p_job_name => %L, p_request_id => net.http_post(%%', jobname)
-        -- The worker dispatcher notes each of the calls it issues itself.
-        and command not like 'select request_id from ops.dispatch_worker(%' $$,
+        -- The worker dispatcher notes each of the calls it issues itself, under the name it
+        -- is given: the job's own.
+        and command not like format('select request_id from ops.dispatch_worker(%%p_job_name := %L,%%', jobname) $$,
   'every job that calls a function records its requests in ops.cron_requests');
 select ok((select count(*) >= 3 from cron.job where command like '%/functions/v1/%'),
           'the jobs scheduled before this change (hydrate-features, rocker-discovery-run, queue topics) were rebuilt');

@@ -3,7 +3,7 @@
 -- than the topic's max_parallel), each a separate net.http_post with its own call_id, noted
 -- for vw_cron_health. Nothing here is sent: the transaction rolls back.
 begin;
-select plan(26);
+select plan(29);
 
 -- Runs a job's command as pg_cron does (verbatim) and returns the request ids it answered.
 create function pg_temp.tick(p_job_name text)
@@ -107,7 +107,7 @@ select results_eq(
   $$ values (4, 0) $$,
   'and records that it wanted 4');
 -- Two answered (one recorded its result, one only has pg_net's answer): room for two.
-select ops.record_dispatch_call(c.id, 50, 0, 40)
+select ops.record_dispatch_call(c.id, c.topic, 50, 0, 40)
 from ops.queue_dispatch_calls c where c.topic = 't.dispatch.big' order by c.request_id limit 1;
 insert into net._http_response (id, status_code, content)
 select c.request_id, 500, 'boom' from ops.queue_dispatch_calls c
@@ -120,7 +120,7 @@ select is((select count(*)::int from pg_temp.tick('queue-worker:t.dispatch.big')
 select pg_temp.enqueue('t.dispatch.rate', 30);
 select is((select count(*)::int from pg_temp.tick('queue-worker:t.dispatch.rate')), 1,
           'before any call has answered, a call is assumed to do its whole limit');
-select ops.record_dispatch_call(c.id, 10, 1, 50000)
+select ops.record_dispatch_call(c.id, c.topic, 10, 1, 50000)
 from ops.queue_dispatch_calls c where c.topic = 't.dispatch.rate';
 select is((select count(*)::int from pg_temp.tick('queue-worker:t.dispatch.rate')), 3,
           'once one answered 10 jobs in 50 s, 30 runnable jobs get 3 calls');
@@ -149,6 +149,20 @@ select throws_ok(
   $$ select ops.schedule_worker_dispatch('j', '* * * * *', 'rocker-discovery-run', '{"limit": "x"}') $$,
   '22023', 'p_body limit must be an integer between 1 and 1000',
   'a limit the worker would refuse is refused when scheduling');
+select throws_ok(
+  $$ select ops.schedule_queue_topic('marketplace_discovery_queue') $$,
+  '22023', 'p_topic marketplace_discovery_queue is reserved for rocker-discovery-run',
+  'an events topic may not take the discovery queue''s dispatch name');
+select throws_ok(
+  $$ select ops.schedule_worker_dispatch('j', '* * * * *', 'queue-worker',
+                                         '{"topic": "marketplace_discovery_queue"}') $$,
+  '22023', 'p_body topic marketplace_discovery_queue is reserved for rocker-discovery-run',
+  'nor through a hand-made queue-worker schedule');
+select throws_ok(
+  $$ select * from ops.dispatch_worker('j', '/functions/v1/queue-worker',
+                                      '{"topic": "marketplace_discovery_queue"}') $$,
+  '22023', 'p_body topic marketplace_discovery_queue is reserved for rocker-discovery-run',
+  'nor through a dispatcher call');
 select throws_ok(
   $$ select ops.schedule_worker_dispatch('j', '* * * * *', 'health') $$,
   '22023', 'p_function_name must be queue-worker or rocker-discovery-run',
