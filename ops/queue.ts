@@ -113,6 +113,19 @@ export async function scaleQueue(
   maxParallel: number,
 ): Promise<{ topic: string; max_parallel: number; before: number }> {
   return await asOperator(sql, op, async (tx) => {
+    // A misspelt topic would be stored and scale nothing: only a scheduled worker's topic is taken.
+    const [{ scheduled, topics }] = await tx<{ scheduled: boolean; topics: string[] }[]>`
+      select ${topic}::text = 'marketplace_discovery_queue'
+             or exists (select 1 from cron.job where jobname = 'queue-worker:' || ${topic}::text)
+               as scheduled,
+             array(select substr(jobname, length('queue-worker:') + 1) from cron.job
+                    where jobname like 'queue-worker:%' order by 1) as topics`
+    if (!scheduled) {
+      throw new UsageError(
+        `no scheduled worker for topic ${topic} (scheduled: marketplace_discovery_queue, ` +
+          `${topics.join(', ')}); schedule it first with ops.schedule_queue_topic`,
+      )
+    }
     const [{ before }] = await tx`
       select ops.set_queue_parallelism(p_topic => ${topic}::text,
                                        p_max_parallel => ${maxParallel}::int) as before`

@@ -12,7 +12,14 @@ const op = { actor: 'ops:test', reason: 'discovery backlog over 300 s' }
 
 Deno.test('queue scale sets max_parallel and ledgers who and why', () =>
   withSql(async (sql) => {
+    await sql`select ops.schedule_queue_topic(${TOPIC}::text)`
     try {
+      await assert.rejects(
+        () => scaleQueue(sql, op, `${TOPIC}x`, 8),
+        (err) =>
+          err instanceof UsageError &&
+          /no scheduled worker for topic t\.ops\.scalex/.test(err.message),
+      )
       assert.deepEqual(await scaleQueue(sql, op, TOPIC, 8), {
         topic: TOPIC,
         max_parallel: 8,
@@ -38,6 +45,7 @@ Deno.test('queue scale sets max_parallel and ledgers who and why', () =>
         await tx`select set_config('app.reason', 'test cleanup', true)`
         await tx`delete from ops.queue_parallelism where topic = ${TOPIC}`
       })
+      await sql`select ops.unschedule_queue_topic(${TOPIC}::text)`
     }
   }))
 
