@@ -13,7 +13,7 @@ import {
   UsageError,
 } from './connection.ts'
 import { type Check, formatChecks, stderrProgress } from './checks.ts'
-import { health } from './health.ts'
+import { health, parseFailOn } from './health.ts'
 import { releaseCheck } from './release_check.ts'
 import { listFlags, setCanary, setSafeMode } from './flags.ts'
 import {
@@ -36,16 +36,22 @@ import { lockdownCommand } from './lockdown.ts'
 
 const USAGE = `usage: deno task ops <command> [options]
 
-  health [--email-domain D] [--no-signup]  the daily health check: health function, health_check
+  health [--email-domain D] [--no-signup] [--fail-on critical|warning]
+                                           the daily health check: health function, health_check
                                            RPC (anon key), a throwaway sign-up (deleted after) and
                                            an RPC with its session, queue and policy health,
                                            firing alerts, cron failures, anon lockdown;
                                            --no-signup: a confirmed admin-made user instead (no
-                                           mail; for pipelines against production)
+                                           mail; for pipelines against production); --fail-on:
+                                           the least severe firing alert that fails (default
+                                           warning; pipelines: critical)
   smoke                                    the Day-0 smoke test, sections A-H, safe-mode toggle and
                                            appendix; removes what it creates
   release-check                            RLS coverage, activity-assets storage policies, perf
-                                           sanity, migrations in sync, smoke
+                                           sanity (local stack only: skipped on a remote target,
+                                           which it would write to and lock; run it locally with
+                                           deno task test supabase/tests/perf_sanity.test.sql),
+                                           migrations in sync, smoke
   flags                                    list feature flags
   safe-mode on [--percentage N] --reason R safe mode for everyone, or for N % of users (canary)
   safe-mode off --reason R                 safe mode off for everyone
@@ -95,12 +101,44 @@ function print(value: unknown) {
   console.log(JSON.stringify(value, null, 2))
 }
 
+/** A plain decimal integer: Number() would also take '', '0x10' and '1e1'. */
 function int(value: string | undefined, name: string): number {
-  const n = Number(value)
-  if (value === undefined || !Number.isInteger(n)) {
-    throw new UsageError(`${name} must be an integer`)
+  if (value === undefined || !/^-?\d+$/.test(value.trim())) {
+    throw new UsageError(`${name} must be an integer (got ${JSON.stringify(value ?? null)})`)
   }
-  return n
+  return Number(value)
+}
+
+const OPTIONS = {
+  reason: { type: 'string', default: '' },
+  actor: { type: 'string' },
+  percentage: { type: 'string' },
+  limit: { type: 'string', default: '20' },
+  ids: { type: 'string' },
+  'older-than': { type: 'string', default: '7 days' },
+  'max-parallel': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean', default: false },
+  user: { type: 'string' },
+  role: { type: 'string' },
+  ttl: { type: 'string' },
+  policy: { type: 'string', default: 'epsilon_greedy_v1' },
+  since: { type: 'string', default: '24 hours' },
+  clip: { type: 'string', default: '10' },
+  environment: { type: 'string' },
+  component: { type: 'string' },
+  version: { type: 'string' },
+  'git-sha': { type: 'string' },
+  status: { type: 'string' },
+  ...BACKUP_OPTIONS,
+  ...TARGET_OPTIONS,
+  'email-domain': { type: 'string' },
+  'no-signup': { type: 'boolean', default: false },
+  'fail-on': { type: 'string' },
+} as const
+
+function parseCommandLine(argv: string[]) {
+  return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
 }
 
 /** `env` is where the SUPABASE_* target variables are read (the process's, unless a test says). */
@@ -108,36 +146,15 @@ export async function main(
   argv: string[],
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      reason: { type: 'string', default: '' },
-      actor: { type: 'string' },
-      percentage: { type: 'string' },
-      limit: { type: 'string', default: '20' },
-      ids: { type: 'string' },
-      'older-than': { type: 'string', default: '7 days' },
-      'max-parallel': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      json: { type: 'boolean', default: false },
-      user: { type: 'string' },
-      role: { type: 'string' },
-      ttl: { type: 'string' },
-      policy: { type: 'string', default: 'epsilon_greedy_v1' },
-      since: { type: 'string', default: '24 hours' },
-      clip: { type: 'string', default: '10' },
-      environment: { type: 'string' },
-      component: { type: 'string' },
-      version: { type: 'string' },
-      'git-sha': { type: 'string' },
-      status: { type: 'string' },
-      ...BACKUP_OPTIONS,
-      ...TARGET_OPTIONS,
-      'email-domain': { type: 'string' },
-      'no-signup': { type: 'boolean', default: false },
-    },
-  })
+  let parsed: ReturnType<typeof parseCommandLine>
+  try {
+    parsed = parseCommandLine(argv)
+  } catch (err) {
+    // node:util's parseArgs names the unknown option or the missing value.
+    console.error(`ops: ${(err as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  const { values, positionals } = parsed
   const [command, sub, ...rest] = positionals
   if (values.help || !command) {
     console.log(USAGE)
@@ -159,10 +176,12 @@ export async function main(
     const progress = values.json ? undefined : stderrProgress(command)
     switch (`${command}${sub && !['on', 'off'].includes(sub) ? ` ${sub}` : ''}`) {
       case 'health': {
+        const failOn = parseFailOn(values['fail-on'])
         const h = await health(db(), target, {
           progress,
           emailDomain: values['email-domain'],
           signUp: !values['no-signup'],
+          failOn,
         })
         return report('health', h.checks, values.json ?? false, { lockdown: h.lockdown })
       }

@@ -50,17 +50,92 @@ function hostOf(url: string): string {
   }
 }
 
+const isLocal = (url: string) => LOCAL_HOSTS.has(hostOf(url))
+
 /** The hosts of the target that are not this machine (empty for the local stack). */
 export function remoteHosts(target: Pick<Target, 'dbUrl' | 'apiUrl'>): string[] {
-  return [target.dbUrl, target.apiUrl].map(hostOf).filter((h) => !LOCAL_HOSTS.has(h))
+  return [target.dbUrl, target.apiUrl].filter((url) => !isLocal(url)).map(hostOf)
+}
+
+/**
+ * The Supabase project ref a URL names, when it has one of the shapes Supabase hands out:
+ * `<ref>.supabase.co` (API), `db.<ref>.supabase.co` (direct database) or user
+ * `postgres.<ref>` on `*.pooler.supabase.com` (Supavisor). Null for anything else.
+ */
+export function projectRef(url: string): string | null {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return null
+  }
+  const host = parsed.hostname.toLowerCase()
+  const direct = /^(?:db\.)?([a-z0-9]+)\.supabase\.co$/.exec(host)
+  if (direct) return direct[1]
+  const pooler = /^[^.]+\.([a-z0-9]+)$/.exec(decodeURIComponent(parsed.username))
+  return host.endsWith('.pooler.supabase.com') && pooler ? pooler[1] : null
+}
+
+/**
+ * Refuses a remote target that is incomplete or mixed: anything the command needs left unset
+ * (a local default would be used against the project), a database and an API on different
+ * sides (one local, one remote), the CLI's demo keys (public, so never a project's), or a
+ * database and an API that name different projects.
+ */
+function refuseMixedRemote(
+  given: Partial<Record<SettingKey, string>>,
+  use: TargetUse,
+  demo: { anonKey: string; serviceRoleKey: string },
+) {
+  const remote = remoteHosts({ dbUrl: given.dbUrl ?? '', apiUrl: given.apiUrl ?? '' })
+    .filter((h) => h !== '')
+  if (!remote.length) return
+  const needed = use === 'db' ? SETTINGS.filter((s) => s.key === 'dbUrl') : SETTINGS
+  const missing = needed.filter((s) => !given[s.key])
+  const lead = `the target is remote (${remote.join(', ')}) but`
+  if (missing.length) {
+    throw new UsageError(
+      `${lead} ` + missing.map((s) => `--${s.flag} / ${s.env}`).join(', ') +
+        ` ${missing.length === 1 ? 'is' : 'are'} not set; local defaults are never mixed ` +
+        `with a remote project`,
+    )
+  }
+  const local = SETTINGS.filter((s) =>
+    (s.key === 'dbUrl' || s.key === 'apiUrl') && given[s.key] !== undefined &&
+    isLocal(given[s.key]!)
+  )
+  if (local.length) {
+    throw new UsageError(
+      `${lead} ${local.map((s) => `--${s.flag} / ${s.env}`).join(', ')} points at this ` +
+        `machine; a remote database and a local API (or the reverse) are never mixed`,
+    )
+  }
+  if (use === 'all') {
+    const demoKeys = SETTINGS.filter((s) =>
+      (s.key === 'anonKey' || s.key === 'serviceRoleKey') && given[s.key] === demo[s.key]
+    )
+    if (demoKeys.length) {
+      throw new UsageError(
+        `${lead} ${demoKeys.map((s) => `--${s.flag} / ${s.env}`).join(', ')} ` +
+          `${demoKeys.length === 1 ? 'is' : 'are'} the local stack's demo ` +
+          `${demoKeys.length === 1 ? 'key' : 'keys'}; use the project's keys`,
+      )
+    }
+  }
+  const dbRef = given.dbUrl ? projectRef(given.dbUrl) : null
+  const apiRef = given.apiUrl ? projectRef(given.apiUrl) : null
+  if (dbRef && apiRef && dbRef !== apiRef) {
+    throw new UsageError(
+      `the database URL names project ${dbRef} but the API URL names project ${apiRef}`,
+    )
+  }
 }
 
 /**
  * The project to act on: each setting from its flag, else its SUPABASE_* variable, else the
  * local dev stack (the ports supabase/config.toml gives it, the CLI's well-known keys). Local
- * defaults are never mixed into a remote target: a remote database or URL with a setting the
- * command needs left unset is refused, naming each missing flag and variable, since the local
- * keys would be rejected there (or, worse, the local database quietly checked instead).
+ * defaults are never mixed into a remote target (see refuseMixedRemote), since the local keys
+ * would be rejected there or, worse, the local database quietly checked instead.
  */
 export async function resolveTarget(
   env: Record<string, string | undefined>,
@@ -72,21 +147,8 @@ export async function resolveTarget(
     const value = flags[s.flag]?.trim() || env[s.env]?.trim()
     if (value) given[s.key] = value
   }
-  const remote = remoteHosts({ dbUrl: given.dbUrl ?? '', apiUrl: given.apiUrl ?? '' })
-    .filter((h) => h !== '')
-  if (remote.length) {
-    const needed = use === 'db' ? SETTINGS.filter((s) => s.key === 'dbUrl') : SETTINGS
-    const missing = needed.filter((s) => !given[s.key])
-    if (missing.length) {
-      throw new UsageError(
-        `the target is remote (${remote.join(', ')}) but ` +
-          missing.map((s) => `--${s.flag} / ${s.env}`).join(', ') +
-          ` ${missing.length === 1 ? 'is' : 'are'} not set; local defaults are never mixed ` +
-          `with a remote project`,
-      )
-    }
-  }
   const keys = await localKeys()
+  refuseMixedRemote(given, use, keys)
   const config = await loadProjectConfig()
   const target = {
     dbUrl: given.dbUrl ?? `postgresql://postgres:postgres@127.0.0.1:${config.dbPort}/postgres`,

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import { adminSql, testStackEnv } from '../local/testing.ts'
 import { type AdminSql, withSql } from './testing.ts'
 import type { Target } from './connection.ts'
-import { health } from './health.ts'
+import { health, parseFailOn, removeUsers } from './health.ts'
+import { createConfirmedUser } from './throwaway_user.ts'
 import { main } from './cli.ts'
 
 const env = testStackEnv()
@@ -92,9 +93,40 @@ Deno.test('health reports a firing alert and a failing cron job by name', () =>
       const alerts = checks.find((c) => c.name === 'firing alerts')!
       assert.equal(alerts.ok, false)
       assert.match(alerts.detail, /queue\.dead_letters \(warning/)
+      // A pipeline's --fail-on critical lists the warning without failing on it (other tests'
+      // leftovers may fire a critical rule, which must then be all that fails it).
+      const relaxed = (await health(sql, target, { signUp: false, failOn: 'critical' })).checks
+        .find((c) => c.name === 'firing alerts')!
+      if (relaxed.ok) {
+        assert.match(
+          relaxed.detail,
+          /^firing below --fail-on critical: .*queue\.dead_letters \(warning\)/,
+        )
+      } else {
+        assert.doesNotMatch(relaxed.detail, /\(warning/)
+      }
     } finally {
       await sql`delete from public.events_queue where id = ${id}`
     }
+  }))
+
+Deno.test('--fail-on takes critical or warning (the default), and nothing else', async () => {
+  assert.equal(parseFailOn(undefined), 'warning')
+  assert.equal(parseFailOn('critical'), 'critical')
+  assert.throws(() => parseFailOn('info'), /--fail-on must be critical or warning, got "info"/)
+  assert.equal(await main(['health', '--fail-on', 'info']), 2)
+})
+
+Deno.test('cleanup tries every throwaway user and names the ones it could not delete', () =>
+  withSql(async (sql) => {
+    const user = await createConfirmedUser(target, 'health-check', 'example.test')
+    const missing = crypto.randomUUID()
+    await assert.rejects(
+      () => removeUsers(sql, target, [missing, user.id]),
+      new RegExp(`deleted 1 of 2 throwaway user\\(s\\); left: ${missing} \\(deleting`),
+    )
+    const [{ n }] = await sql`select count(*)::int as n from auth.users where id = ${user.id}`
+    assert.equal(n, 0, 'the user after the failed one was not deleted')
   }))
 
 /** The anon lockdown (ops.lockdown_on/off) is in the schema. */

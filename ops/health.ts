@@ -3,7 +3,7 @@
 // (as an uptime monitor calls it), a sign-up with a throwaway address and an authenticated RPC
 // with its session (the user is deleted afterwards), queue and policy health, firing alerts,
 // cron → function failures, and whether an anon lockdown is in force.
-import type { Sql, Target } from './connection.ts'
+import { type Sql, type Target, UsageError } from './connection.ts'
 import { type Check, expect, type Progress, QUIET, runCheck } from './checks.ts'
 import {
   apiClient,
@@ -12,8 +12,27 @@ import {
   throwawayCredentials,
 } from './throwaway_user.ts'
 
-/** Alerts of these severities fail the check; `info` ones are listed only. */
-const FAILING_SEVERITIES = new Set(['critical', 'warning'])
+/**
+ * The least severe alert that fails the check (`--fail-on`): `warning` (the default) fails on
+ * warning and critical alerts, as an operator's daily look should; `critical` lets a
+ * pipeline's post-deploy check pass through warnings, which it reports but cannot act on.
+ * `info` alerts never fail.
+ */
+export const FAIL_ON = ['critical', 'warning'] as const
+export type FailOn = typeof FAIL_ON[number]
+
+const FAILING_SEVERITIES: Record<FailOn, Set<string>> = {
+  critical: new Set(['critical']),
+  warning: new Set(['critical', 'warning']),
+}
+
+export function parseFailOn(value: string | undefined): FailOn {
+  const v = value ?? 'warning'
+  if (!(FAIL_ON as readonly string[]).includes(v)) {
+    throw new UsageError(`--fail-on must be ${FAIL_ON.join(' or ')}, got ${JSON.stringify(v)}`)
+  }
+  return v as FailOn
+}
 
 export interface HealthOptions {
   progress?: Progress
@@ -25,6 +44,8 @@ export interface HealthOptions {
    * For automated runs against production, such as the deploy workflow.
    */
   signUp?: boolean
+  /** The least severe firing alert that fails the check (default warning). */
+  failOn?: FailOn
 }
 
 interface SignUp {
@@ -132,15 +153,17 @@ async function policyHealth(sql: Sql): Promise<string> {
   ).join('; ')
 }
 
-async function firingAlerts(sql: Sql): Promise<string> {
+async function firingAlerts(sql: Sql, failOn: FailOn): Promise<string> {
   const firing = await sql<{ rule: string; severity: string; detail: string }[]>`
     select a.rule, a.severity, a.detail from public.vw_alerts a where a.firing order by 2, 1`
-  const failing = firing.filter((a) => FAILING_SEVERITIES.has(a.severity))
+  const failing = firing.filter((a) => FAILING_SEVERITIES[failOn].has(a.severity))
   expect(
     failing.length === 0,
     `firing: ${failing.map((a) => `${a.rule} (${a.severity}: ${a.detail})`).join('; ')}`,
   )
-  return firing.length ? `only info alerts firing: ${firing.map((a) => a.rule).join(', ')}` : 'none'
+  if (!firing.length) return 'none'
+  return `firing below --fail-on ${failOn}: ` +
+    firing.map((a) => `${a.rule} (${a.severity})`).join(', ')
 }
 
 async function cronFailures(sql: Sql): Promise<string> {
@@ -165,11 +188,23 @@ function lockdown(state: SignUp): Promise<string> {
   return Promise.resolve(l.active ? `ON since ${l.since}: anon is shut out` : 'off')
 }
 
-async function removeUsers(sql: Sql, target: Target, state: SignUp): Promise<string> {
-  for (const id of state.userIds) await deleteUser(target, sql, id)
-  return state.userIds.length
-    ? `deleted ${state.userIds.length} throwaway user(s)`
-    : 'nothing was created'
+/** Deletes every throwaway user, each tried even when one fails; fails naming what is left. */
+export async function removeUsers(sql: Sql, target: Target, userIds: string[]): Promise<string> {
+  if (!userIds.length) return 'nothing was created'
+  const left: string[] = []
+  for (const id of userIds) {
+    try {
+      await deleteUser(target, sql, id)
+    } catch (err) {
+      left.push(`${id} (${err instanceof Error ? err.message : String(err)})`)
+    }
+  }
+  const deleted = userIds.length - left.length
+  expect(
+    left.length === 0,
+    `deleted ${deleted} of ${userIds.length} throwaway user(s); left: ${left.join('; ')}`,
+  )
+  return `deleted ${deleted} throwaway user(s)`
 }
 
 export async function health(sql: Sql, target: Target, opts: HealthOptions = {}) {
@@ -192,11 +227,11 @@ export async function health(sql: Sql, target: Target, opts: HealthOptions = {})
     await run('authenticated RPC', () => authenticatedRpc(target, state))
     await run('queue health', () => queueHealth(sql))
     await run('policy health', () => policyHealth(sql))
-    await run('firing alerts', () => firingAlerts(sql))
+    await run('firing alerts', () => firingAlerts(sql, opts.failOn ?? 'warning'))
     await run('cron → function failures', () => cronFailures(sql))
     await run('anon lockdown', () => lockdown(state))
   } finally {
-    await run('cleanup', () => removeUsers(sql, target, state))
+    await run('cleanup', () => removeUsers(sql, target, state.userIds))
   }
   return { checks, lockdown: state.lockdown }
 }

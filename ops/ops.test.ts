@@ -83,6 +83,15 @@ Deno.test('the CLI exits 2 on a usage error and 0 on a read', async () => {
   assert.equal(await main(['flags']), 0)
 })
 
+Deno.test('bad options are a usage error (exit 2), not a crash', async () => {
+  assert.equal(await main(['flags', '--bogus']), 2)
+  assert.equal(await main(['gc', '--reason']), 2)
+  for (const n of ['', '0x10', '1e1', '2.5']) {
+    assert.equal(await main(['dlq', 'list', '--limit', n]), 2, `--limit ${JSON.stringify(n)}`)
+  }
+  assert.equal(await main(['export', '--tables', ' , ']), 2)
+})
+
 Deno.test('gc needs a reason and leaves a ledger row', () =>
   withSql(async (sql) => {
     await assert.rejects(() => runMaintenance(sql, { actor: 'ops:test', reason: '' }), UsageError)

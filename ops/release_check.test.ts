@@ -5,7 +5,13 @@ import assert from 'node:assert/strict'
 import { testStackEnv } from '../local/testing.ts'
 import { withSql } from './testing.ts'
 import type { Sql, Target } from './connection.ts'
-import { migrationsInSync, releaseCheck, storagePolicies } from './release_check.ts'
+import {
+  migrationsInSync,
+  PERF_SANITY_LOCALLY,
+  perfSanity,
+  releaseCheck,
+  storagePolicies,
+} from './release_check.ts'
 import { parseTap, proveFile, withHelpers } from './pgtap.ts'
 
 const env = testStackEnv()
@@ -23,7 +29,39 @@ Deno.test('release-check passes every check on the migrated and seeded stack', (
     ])
     for (const c of checks) assert.ok(c.ok, `${c.name}: ${c.detail}`)
     assert.match(checks[0].detail, /^(\d+)\/\1 assertions passed$/)
+    // The perf file's ANALYZE of its generated rows outlives their rollback in pg_class; the
+    // file analyses again afterwards, so the estimates are back to the rows really there.
+    const estimates = await sql<{ rel: string; reltuples: number; rows: number }[]>`
+      select 'events_queue' as rel, c.reltuples::float8 as reltuples,
+             (select count(*) from public.events_queue)::int as rows
+        from pg_catalog.pg_class c where c.oid = 'public.events_queue'::regclass
+      union all
+      select 'learning_events', c.reltuples::float8,
+             (select count(*) from public.learning_events)::int
+        from pg_catalog.pg_class c where c.oid = 'public.learning_events'::regclass
+      union all
+      select 'kernel_spans', c.reltuples::float8,
+             (select count(*) from public.kernel_spans)::int
+        from pg_catalog.pg_class c where c.oid = 'public.kernel_spans'::regclass`
+    for (const e of estimates) {
+      assert.ok(
+        Math.abs(e.reltuples - e.rows) < 200,
+        `${e.rel}: ${e.reltuples} estimated, ${e.rows} there`,
+      )
+    }
   }))
+
+Deno.test('perf sanity is skipped on a remote target, saying why and how to run it', async () => {
+  // An address nothing answers on: the skip must not even connect.
+  const remote: Target = {
+    ...target,
+    dbUrl: 'postgresql://postgres:x@192.0.2.1:5432/postgres',
+    remote: true,
+  }
+  const detail = await perfSanity(remote)
+  assert.match(detail, /^skipped on a remote target \(it writes, runs ANALYZE/)
+  assert.ok(detail.endsWith(PERF_SANITY_LOCALLY), detail)
+})
 
 Deno.test('storage policies fail for a missing bucket and for an operation with no policy', () =>
   withSql(async (sql) => {

@@ -6,6 +6,7 @@ import { testStackEnv } from '../local/testing.ts'
 import { type AdminSql, withSql } from './testing.ts'
 import type { Target } from './connection.ts'
 import { smoke, SMOKE_SECTIONS } from './smoke.ts'
+import { appendix, safeModeToggle } from './smoke/rolled_back.ts'
 import { main } from './cli.ts'
 
 const env = testStackEnv()
@@ -22,6 +23,11 @@ async function snapshot(sql: AdminSql) {
            (select count(*) from public.marketplace_categories)::int as categories,
            (select count(*) from public.marketplace_gaps)::int as gaps,
            (select count(*) from public.ai_action_ledger)::int as ledger,
+           (select count(*) from public.candidate_features)::int as candidate_features,
+           (select count(*) from public.user_features)::int as user_features,
+           (select count(*) from ops.learning_reward_log)::int as reward_log,
+           (select count(*) from public.rate_limits)::int as rate_limits,
+           (select count(*) from public.intent_signals)::int as intent_signals,
            (select jsonb_object_agg(f.key, f.value) from public.feature_flags f) as flags`
   return { ...row }
 }
@@ -169,3 +175,27 @@ Deno.test('smoke fails naming the section that is broken, and still cleans up', 
       }))
   }
 })
+
+Deno.test('the rolled-back sections give up within seconds when a lock they need is held', () =>
+  withSql(async (sql) => {
+    const holder = await sql.reserve()
+    try {
+      // A worker's long transaction on the queue, and an operator's open edit of the flag.
+      await holder`begin`
+      await holder`lock table public.marketplace_discovery_queue in share mode`
+      await holder`select 1 from public.feature_flags where key = 'global.safe_mode' for update`
+      const journey = {
+        sql,
+        target,
+        user: { id: crypto.randomUUID(), email: 'nobody@example.com', password: 'x' },
+      }
+      for (const section of [appendix, safeModeToggle]) {
+        const started = performance.now()
+        await assert.rejects(() => section(journey), /lock timeout/)
+        assert.ok(performance.now() - started < 10_000, `${section.name} waited too long`)
+      }
+    } finally {
+      await holder`rollback`
+      holder.release()
+    }
+  }))

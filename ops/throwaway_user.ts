@@ -53,12 +53,14 @@ export const SIGNUP_TOPIC = 'discovery.user-signup'
 
 /**
  * Deletes the user through the admin API (foreign keys and triggers remove their interests,
- * discovery items and learning events), and the signup job their creation queued, which no
- * foreign key reaches.
+ * discovery items, learning events and features), and what no foreign key or trigger reaches:
+ * the signup job their creation queued, and the reward deltas their learning events logged
+ * for the next hydrate (left there, the hydrate would count rewards of events that are gone).
  */
 export async function deleteUser(target: Target, sql: Sql, id: string): Promise<void> {
   await sql`delete from public.events_queue q
              where q.topic = ${SIGNUP_TOPIC} and q.payload ->> 'user_id' = ${id}`
+  await sql`delete from ops.learning_reward_log r where r.user_id = ${id}::uuid`
   const { error } = await apiClient(target, target.serviceRoleKey).auth.admin.deleteUser(id)
   if (error) throw new Error(`deleting throwaway user ${id} failed: ${error.message}`)
 }

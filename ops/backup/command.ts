@@ -44,6 +44,9 @@ export async function exportCommand(sql: Sql, values: BackupValues): Promise<num
   }
   const folder = resume ?? exportFolderName(values.out ?? 'backups')
   const tables = values.tables?.split(',').map((t) => t.trim()).filter(Boolean)
+  // An empty selection (an unset variable in a backup script) would be a complete-looking backup
+  // of nothing.
+  if (tables?.length === 0) throw new UsageError('--tables names no table')
   console.error(`${resume ? 'resuming export in' : 'exporting to'} ${folder}`)
   const manifest = await exportDatabase(sql, folder, {
     resume: resume !== undefined,

@@ -13,12 +13,23 @@ class RolledBack extends Error {
   }
 }
 
+/**
+ * Bounds on the rolled-back transactions, which run against production: the appendix's
+ * requeue and DLQ statements update and delete across a whole queue, and GC deletes in bulk,
+ * so a busy table must make them give up (and the section fail) within seconds rather than
+ * hold or queue for row and table locks the workers need.
+ */
+export const ROLLED_BACK_LOCK_TIMEOUT = '2s'
+export const ROLLED_BACK_STATEMENT_TIMEOUT = '5s'
+
 /** Runs `fn` in a transaction that is always rolled back; returns what `fn` returned. */
 async function rolledBack(sql: Sql, reason: string, fn: (tx: Tx) => Promise<string>) {
   try {
     await sql.begin(async (tx) => {
       await tx`select set_config('app.actor', 'ops:smoke', true),
-                      set_config('app.reason', ${reason}, true)`
+                      set_config('app.reason', ${reason}, true),
+                      set_config('lock_timeout', ${ROLLED_BACK_LOCK_TIMEOUT}, true),
+                      set_config('statement_timeout', ${ROLLED_BACK_STATEMENT_TIMEOUT}, true)`
       throw new RolledBack(await fn(tx))
     })
   } catch (err) {
