@@ -38,6 +38,14 @@ Deno.test('flags win over variables, and a trailing slash is dropped from the UR
   })
 })
 
+Deno.test('an empty target flag is refused, not taken as the local stack', async () => {
+  await assert.rejects(() => resolveTarget({}, { 'db-url': ' ' }), /--db-url is empty/)
+  await assert.rejects(
+    () => resolveTarget({}, { 'service-key': '' }, 'db'),
+    /--service-key is empty/,
+  )
+})
+
 Deno.test('a remote database with local keys is refused, naming each missing setting', async () => {
   await assert.rejects(
     () => resolveTarget({ SUPABASE_DB_URL: REMOTE_DB }, { 'anon-key': 'k' }),

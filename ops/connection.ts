@@ -144,6 +144,10 @@ export async function resolveTarget(
 ): Promise<Target> {
   const given: Partial<Record<SettingKey, string>> = {}
   for (const s of SETTINGS) {
+    // `--db-url "$SECRET"` with the secret unset must not quietly mean the local stack.
+    if (flags[s.flag] !== undefined && !flags[s.flag]?.trim()) {
+      throw new UsageError(`--${s.flag} is empty`)
+    }
     const value = flags[s.flag]?.trim() || env[s.env]?.trim()
     if (value) given[s.key] = value
   }
