@@ -265,8 +265,11 @@ export async function main(
     }
     return 0
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`ops: ${err.message}\n\n${USAGE}`)
+    const usage = err instanceof UsageError
+    // A script reading --json output gets the failure as JSON too, not an empty stdout.
+    if (values.json) print({ error: (err as Error).message, usage })
+    if (usage) {
+      console.error(`ops: ${(err as Error).message}\n\n${USAGE}`)
       return 2
     }
     // Database refusals (a bad flag value, say) carry a message meant for the operator.

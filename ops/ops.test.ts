@@ -92,6 +92,23 @@ Deno.test('bad options are a usage error (exit 2), not a crash', async () => {
   assert.equal(await main(['export', '--tables', ' , ']), 2)
 })
 
+Deno.test('with --json a failure is printed as JSON too', async () => {
+  const out: unknown[] = []
+  const log = console.log
+  console.log = (line: unknown) => out.push(line)
+  let code: number
+  try {
+    code = await main(['safe-mode', 'sideways', '--reason', 'x', '--json'])
+  } finally {
+    console.log = log
+  }
+  assert.equal(code, 2)
+  assert.deepEqual(JSON.parse(out.join('\n')), {
+    error: 'unknown command: safe-mode sideways',
+    usage: true,
+  })
+})
+
 Deno.test('gc needs a reason and leaves a ledger row', () =>
   withSql(async (sql) => {
     await assert.rejects(() => runMaintenance(sql, { actor: 'ops:test', reason: '' }), UsageError)
