@@ -350,16 +350,17 @@ class RunningJob<W, T> implements TimedJob, JobContext, LeaseHolder {
   own: ReturnType<typeof setTimeout> | undefined
   private controller: AbortController | undefined
   private stopped: Error | undefined
+  /** When it started, on `limits.now`. */
+  private readonly startedAt: number
 
   constructor(
     private readonly batch: BatchLease<QueueRow>,
     /** The job's row, or the batch's rows for a batch handler. */
     private readonly work: W,
-    /** When it started, on `limits.now`. */
-    private readonly startedAt: number,
     private ms: number,
     private readonly resolve: (ended: Ended<T>) => void,
   ) {
+    this.startedAt = batch.limits.now()
     batch.timeouts.start(ms, this)
     if (Array.isArray(work)) {
       for (const row of work as readonly QueueRow[]) batch.jobs.set(row.id, this)
@@ -437,11 +438,10 @@ function runOne<W, T>(
   handle: (work: W, ctx: JobContext) => Promise<T>,
   work: W,
   batch: BatchLease<QueueRow>,
-  startedAt: number,
   timeoutMs: number,
 ): Promise<Ended<T>> {
   return new Promise<Ended<T>>((resolve) => {
-    const job = new RunningJob<W, T>(batch, work, startedAt, timeoutMs, resolve)
+    const job = new RunningJob<W, T>(batch, work, timeoutMs, resolve)
     try {
       Promise.resolve(handle(work, job)).then(
         (value) => job.end({ ok: true, value }),
@@ -639,13 +639,10 @@ export async function drainQueue<Row extends QueueRow>(
   }
 
   const limits: RunLimits = { now, deadline, handlerTimeoutMs }
-  /** When the last job allowed by timeLeft starts, on `now`. */
-  let startedAt = 0
   /** A job's time to run if it starts now, or null when it may not start (out of time). */
   const timeLeft = (cutoff: number): number | null => {
     if (signal?.aborted) return null
-    startedAt = now()
-    const left = cutoff - startedAt
+    const left = cutoff - now()
     return left < 1 ? null : Math.floor(Math.min(handlerTimeoutMs, left))
   }
 
@@ -675,11 +672,11 @@ export async function drainQueue<Row extends QueueRow>(
         // Another worker holds it now: failing it is fenced out, and says so in the log.
         if (batch.lost?.has(row.id)) return Promise.resolve(LEASE_LOST)
         const ms = timeLeft(batch.cutoff)
-        return ms === null ? null : runOne(handle, row, batch, startedAt, ms) // null: released
+        return ms === null ? null : runOne(handle, row, batch, ms) // null: released
       })
     } else {
       const ms = timeLeft(batch.cutoff)
-      const ended = ms === null ? null : await runOne(handleBatch, lease.rows, batch, startedAt, ms)
+      const ended = ms === null ? null : await runOne(handleBatch, lease.rows, batch, ms)
       ;({ outcomes, thrown } = batchOutcomes(lease.rows.length, ended))
     }
     batch.timeouts.stop()
